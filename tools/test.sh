@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine (tools/setup.sh) and runs lint, types and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+.venv/bin/ruff check vncwall tests
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"

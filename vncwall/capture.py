@@ -1,0 +1,69 @@
+"""Take one complete frame from a server: the `vncwall capture` job."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .net import events as ev
+from .net.address import Address
+from .net.client import ClientOptions, RFBClient
+from .net.constants import Encoding
+from .net.errors import ConnectError
+from .net.pixelformat import U8Array
+from .net.transport import Connection
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One full frame and how it was obtained."""
+
+    pixels: U8Array  # (h, w, 4) RGBX
+    name: str
+    encodings: frozenset[int]
+    seconds: float
+
+    def encoding_names(self) -> list[str]:
+        names = []
+        for e in sorted(self.encodings):
+            try:
+                names.append(Encoding(e).name.lower())
+            except ValueError:
+                names.append(str(e))
+        return names
+
+
+def capture(address: Address, options: ClientOptions, timeout: float) -> Capture:
+    """Connect, request full updates until every pixel has been painted, return the frame."""
+    start = time.monotonic()
+    deadline = start + timeout
+    client = RFBClient(options)
+    used: set[int] = set()
+    covered: np.ndarray | None = None
+    with Connection.open(address, client, timeout) as conn:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConnectError(f"timed out after {timeout:g} s while {client.state}")
+            for event in conn.pump(min(left, 0.5)):
+                if isinstance(event, ev.Connected | ev.Resized):
+                    covered = np.zeros((event.height, event.width), dtype=bool)
+                    client.request_update(incremental=False)
+                elif isinstance(event, ev.UpdateEnd) and covered is not None:
+                    used |= event.encodings
+                    for r in event.rects:
+                        covered[r.y : r.y + r.h, r.x : r.x + r.w] = True
+                    if covered.all():
+                        fb = client.framebuffer
+                        assert fb is not None
+                        with fb.lock:
+                            pixels = fb.pixels.copy()
+                        return Capture(
+                            pixels, client.name, frozenset(used), time.monotonic() - start
+                        )
+                    # The server keeps what it has not sent yet as pending changes; a
+                    # non-incremental request here would make TigerVNC answer with the
+                    # screen layout alone, again and again.
+                    client.request_update(incremental=True)

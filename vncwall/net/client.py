@@ -1,0 +1,363 @@
+"""The sans-IO RFB client: feed it the server's bytes, take events and bytes to send.
+
+States follow RFC 6143 section 7: ProtocolVersion -> Security -> SecurityResult ->
+ClientInit/ServerInit -> normal messages. The whole conversation is one generator
+(`_conversation`) driven by a ByteFeeder, so the code reads top to bottom.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import events as ev
+from . import messages
+from .constants import Encoding, ServerMsg
+from .decoders import DecodeContext, Decoder, make_decoders
+from .errors import AuthError, ProtocolError, server_text
+from .framebuffer import Framebuffer, Rect
+from .pixelformat import RGBX32, PixelFormat, U8Array
+from .security import DEFAULT_PREFERENCE, HANDLERS, Credentials, SecurityHandler
+from .stream import ByteFeeder, Reader
+
+_VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
+
+MAX_REASON = 64 * 1024  # failure reasons are read whole up to this, then refused
+MAX_NAME = 64 * 1024
+MAX_CUT_TEXT = 1024 * 1024  # clipboard text kept; the rest is read and dropped
+MAX_CURSOR = 256
+CHUNK = 64 * 1024
+
+_PSEUDO_QUALITY = range(Encoding.JPEG_QUALITY_0, Encoding.JPEG_QUALITY_9 + 1)
+_PSEUDO_COMPRESS = range(Encoding.COMPRESS_LEVEL_0, Encoding.COMPRESS_LEVEL_9 + 1)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """What the client asks the server for."""
+
+    credentials: Credentials = field(default_factory=Credentials)
+    shared: bool = True
+    encodings: tuple[int, ...] = (
+        Encoding.TIGHT, Encoding.ZRLE, Encoding.TRLE, Encoding.HEXTILE, Encoding.ZLIB,
+        Encoding.CORRE, Encoding.RRE, Encoding.COPYRECT, Encoding.RAW,
+    )
+    pixel_format: PixelFormat | None = RGBX32  # None keeps the server's own format
+    quality: int | None = None  # JPEG quality 0-9; None = lossless
+    compress_level: int | None = None
+    local_cursor: bool = True
+    security: tuple[int, ...] = DEFAULT_PREFERENCE
+    max_pixels: int = 16384 * 16384
+
+    def encoding_list(self) -> list[int]:
+        """The SetEncodings list: pixel encodings in preference order, then pseudo ones."""
+        encs = [int(e) for e in self.encodings]
+        if self.quality is not None:
+            encs.append(Encoding.JPEG_QUALITY_0 + self.quality)
+        if self.compress_level is not None:
+            encs.append(Encoding.COMPRESS_LEVEL_0 + self.compress_level)
+        encs += [Encoding.EXTENDED_DESKTOP_SIZE, Encoding.DESKTOP_SIZE, Encoding.LAST_RECT,
+                 Encoding.DESKTOP_NAME]
+        if self.local_cursor:
+            encs += [Encoding.CURSOR, Encoding.X_CURSOR, Encoding.POINTER_POS]
+        return encs
+
+
+def _choose_version(major: int, minor: int) -> tuple[int, int]:
+    if major < 3:
+        raise ProtocolError(f"unsupported RFB version {major}.{minor}")
+    if major > 3 or minor >= 8:  # 3.889 (Apple), 4.x, 5.x speak 3.8
+        return (3, 8)
+    if minor == 7:
+        return (3, 7)
+    return (3, 3)
+
+
+class RFBClient:
+    """One RFB connection's protocol state; no sockets, no threads."""
+
+    def __init__(self, options: ClientOptions | None = None) -> None:
+        self.options = options or ClientOptions()
+        self.version: tuple[int, int] | None = None
+        self.security: int | None = None
+        self.name = ""
+        self.framebuffer: Framebuffer | None = None
+        self.pixel_format: PixelFormat = RGBX32
+        self.colour_map: U8Array | None = None
+        self.state = "waiting for the server's greeting"
+        self.idle = False  # True between server messages, when silence is normal
+        self._out = bytearray()
+        self._events: deque[ev.Event] = deque()
+        self._decoders: dict[int, Decoder] = make_decoders()
+        self._feeder = ByteFeeder(self._conversation())
+
+    # --- I/O surface -------------------------------------------------------------
+    def receive_data(self, data: bytes) -> None:
+        """Parse bytes from the server; raises a VncError subclass on failure."""
+        self._feeder.feed(data)
+
+    @property
+    def wanted(self) -> int:
+        """How many more bytes the parser needs before it can make progress."""
+        return self._feeder.wanted
+
+    def next_event(self) -> ev.Event | None:
+        return self._events.popleft() if self._events else None
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    @property
+    def connected(self) -> bool:
+        return self.framebuffer is not None
+
+    # --- client messages -----------------------------------------------------------
+    def _send(self, data: bytes) -> None:
+        self._out += data
+
+    def request_update(self, incremental: bool = True, rect: Rect | None = None) -> None:
+        fb = self._require_fb()
+        r = rect or Rect(0, 0, fb.width, fb.height)
+        self._send(messages.update_request(incremental, r.x, r.y, r.w, r.h))
+
+    def key_event(self, down: bool, keysym: int) -> None:
+        self._require_fb()
+        self._send(messages.key_event(down, keysym))
+
+    def pointer_event(self, buttons: int, x: int, y: int) -> None:
+        fb = self._require_fb()
+        x = min(max(x, 0), max(fb.width - 1, 0))
+        y = min(max(y, 0), max(fb.height - 1, 0))
+        self._send(messages.pointer_event(buttons, x, y))
+
+    def cut_text(self, text: str) -> None:
+        self._require_fb()
+        data = text.encode("latin-1", errors="replace")[:MAX_CUT_TEXT]
+        self._send(messages.client_cut_text(data))
+
+    def _require_fb(self) -> Framebuffer:
+        if self.framebuffer is None:
+            raise RuntimeError("the session is not connected yet")
+        return self.framebuffer
+
+    # --- the conversation ------------------------------------------------------------
+    def _conversation(self) -> Reader[None]:
+        yield from self._handshake()
+        self.state = "live"
+        while True:
+            self.idle = True
+            (kind,) = yield 1
+            self.idle = False
+            if kind == ServerMsg.FRAMEBUFFER_UPDATE:
+                yield from self._framebuffer_update()
+            elif kind == ServerMsg.SET_COLOUR_MAP_ENTRIES:
+                yield from self._colour_map_entries()
+            elif kind == ServerMsg.BELL:
+                self._events.append(ev.Bell())
+            elif kind == ServerMsg.SERVER_CUT_TEXT:
+                yield from self._server_cut_text()
+            else:
+                raise ProtocolError(f"unknown server message type {kind}")
+
+    def _read_reason(self, what: str) -> Reader[str]:
+        (length,) = struct.unpack(">I", (yield 4))
+        if length > MAX_REASON:
+            raise ProtocolError(f"{what} of {length} bytes is too long")
+        return server_text((yield length))
+
+    def _handshake(self) -> Reader[None]:
+        greeting = yield 12
+        m = _VERSION_RE.fullmatch(greeting)
+        if m is None:
+            raise ProtocolError(f"not an RFB server (greeting {server_text(greeting, 40)!r})")
+        self.version = _choose_version(int(m.group(1)), int(m.group(2)))
+        self._send(b"RFB %03d.%03d\n" % self.version)
+        self.state = "negotiating security"
+
+        handler = yield from self._negotiate_security()
+        self._events.append(ev.SecurityChosen(self.version, int(handler.TYPE)))
+        self.state = "authenticating"
+        yield from handler.run(self.options.credentials, self._send)
+        if self.version >= (3, 8) or handler.TYPE != 1:
+            (result,) = struct.unpack(">I", (yield 4))
+            if result != 0:
+                reason = ""
+                if self.version >= (3, 8):
+                    reason = yield from self._read_reason("failure reason")
+                if not reason:
+                    reason = "too many attempts" if result == 2 else "wrong credentials"
+                raise AuthError(f"authentication failed: {reason}")
+
+        self.state = "initialising"
+        self._send(struct.pack(">B", int(self.options.shared)))
+        w, h = struct.unpack(">HH", (yield 4))
+        server_pf = PixelFormat.parse((yield 16))
+        (name_len,) = struct.unpack(">I", (yield 4))
+        if name_len > MAX_NAME:
+            raise ProtocolError(f"desktop name of {name_len} bytes is too long")
+        self.name = server_text((yield name_len))
+        self.framebuffer = Framebuffer(w, h, self.options.max_pixels)
+        wanted = self.options.pixel_format
+        if wanted is not None:
+            self.pixel_format = wanted
+            self._send(messages.set_pixel_format(wanted))
+        else:
+            self.pixel_format = server_pf
+        self._send(messages.set_encodings(self.options.encoding_list()))
+        self._events.append(ev.Connected(w, h, self.name, server_pf))
+
+    def _negotiate_security(self) -> Reader[SecurityHandler]:
+        assert self.version is not None
+        if self.version == (3, 3):
+            (offered_type,) = struct.unpack(">I", (yield 4))
+            if offered_type == 0:
+                reason = yield from self._read_reason("failure reason")
+                raise AuthError(f"server refused the connection: {reason}")
+            offered = [offered_type]
+        else:
+            (count,) = yield 1
+            if count == 0:
+                reason = yield from self._read_reason("failure reason")
+                raise AuthError(f"server refused the connection: {reason}")
+            offered = list((yield count))
+        creds = self.options.credentials
+        needs_secret = False
+        for st in self.options.security:
+            if st not in offered or st not in HANDLERS:
+                continue
+            handler = HANDLERS[st]()
+            if not handler.usable(creds):
+                needs_secret = True
+                continue
+            if self.version != (3, 3):
+                self._send(struct.pack(">B", st))
+            self.security = st
+            return handler
+        names = ", ".join(str(t) for t in offered)
+        if needs_secret:
+            raise AuthError("the server requires a password and none was given")
+        raise ProtocolError(f"no security type in common (server offers {names})")
+
+    # --- server messages ---------------------------------------------------------------
+    def _framebuffer_update(self) -> Reader[None]:
+        fb = self._require_fb()
+        (count,) = struct.unpack(">xH", (yield 3))
+        self._events.append(ev.UpdateBegin(count))
+        painted: list[Rect] = []
+        used: set[int] = set()
+        ctx = DecodeContext(fb, self.pixel_format, self.colour_map)
+        i = 0
+        while count == 0xFFFF or i < count:
+            i += 1
+            x, y, w, h, enc = struct.unpack(">HHHHi", (yield 12))
+            if enc == Encoding.LAST_RECT:
+                break
+            decoder = self._decoders.get(enc)
+            if decoder is not None:
+                fb = self._require_fb()
+                ctx.fb = fb
+                fb.check(x, y, w, h)
+                rect = Rect(x, y, w, h)
+                yield from decoder.decode(rect, ctx)
+                painted.append(rect)
+                used.add(enc)
+            else:
+                yield from self._pseudo_rect(x, y, w, h, enc)
+        self._events.append(ev.UpdateEnd(tuple(painted), frozenset(used)))
+
+    def _pseudo_rect(self, x: int, y: int, w: int, h: int, enc: int) -> Reader[None]:
+        if enc == Encoding.DESKTOP_SIZE:
+            self._resize(w, h)
+        elif enc == Encoding.EXTENDED_DESKTOP_SIZE:
+            (screens,) = struct.unpack(">B3x", (yield 4))
+            yield 16 * screens
+            if x == 1 and y != 0:  # answer to our own SetDesktopSize, with an error
+                self._events.append(ev.ResizeRefused(y))
+            else:
+                self._resize(w, h)
+        elif enc == Encoding.DESKTOP_NAME:
+            self.name = yield from self._read_reason("desktop name")
+            self._events.append(ev.NameChanged(self.name))
+        elif enc == Encoding.POINTER_POS:
+            self._events.append(ev.PointerMoved(x, y))
+        elif enc == Encoding.CURSOR:
+            yield from self._cursor(x, y, w, h)
+        elif enc == Encoding.X_CURSOR:
+            yield from self._x_cursor(x, y, w, h)
+        else:
+            raise ProtocolError(f"unsupported encoding {enc} in a framebuffer update")
+
+    def _resize(self, w: int, h: int) -> None:
+        fb = self._require_fb()
+        if (w, h) == (fb.width, fb.height):
+            return
+        fb.resize(w, h)
+        self._events.append(ev.Resized(w, h))
+
+    def _check_cursor(self, x: int, y: int, w: int, h: int) -> None:
+        if w > MAX_CURSOR or h > MAX_CURSOR:
+            raise ProtocolError(f"cursor of {w}x{h} exceeds {MAX_CURSOR}x{MAX_CURSOR}")
+        if w and h and (x >= w or y >= h):
+            raise ProtocolError(f"cursor hotspot {x},{y} outside its {w}x{h} image")
+
+    def _cursor(self, x: int, y: int, w: int, h: int) -> Reader[None]:
+        self._check_cursor(x, y, w, h)
+        n = w * h
+        pixels = yield n * self.pixel_format.bytes_per_pixel
+        mask_bytes = yield ((w + 7) // 8) * h
+        rgba = np.empty((h, w, 4), dtype=np.uint8)
+        if n:
+            rgba[..., :3] = self.pixel_format.to_rgbx(pixels, n, self.colour_map)[:, :3].reshape(
+                h, w, 3
+            )
+            rgba[..., 3] = _bitmap(mask_bytes, w, h) * 255
+        self._events.append(ev.CursorShape(x, y, rgba))
+
+    def _x_cursor(self, x: int, y: int, w: int, h: int) -> Reader[None]:
+        self._check_cursor(x, y, w, h)
+        rgba = np.zeros((h, w, 4), dtype=np.uint8)
+        if w and h:
+            colours = np.frombuffer((yield 6), dtype=np.uint8)
+            row = (w + 7) // 8
+            source = _bitmap((yield row * h), w, h)
+            mask = _bitmap((yield row * h), w, h)
+            rgba[..., :3] = np.where(source[..., None] == 1, colours[:3], colours[3:])
+            rgba[..., 3] = mask * 255
+        self._events.append(ev.CursorShape(x, y, rgba))
+
+    def _colour_map_entries(self) -> Reader[None]:
+        first, count = struct.unpack(">xHH", (yield 5))
+        data = yield count * 6
+        size = 1 << min(self.pixel_format.bits_per_pixel, 16)
+        if first + count > size:
+            raise ProtocolError(f"colour map entries {first}..{first + count - 1} exceed {size}")
+        if self.colour_map is None or len(self.colour_map) != size:
+            self.colour_map = np.zeros((size, 4), dtype=np.uint8)
+        rgb16 = np.frombuffer(data, dtype=">u2").reshape(count, 3)
+        self.colour_map[first : first + count, :3] = (rgb16 >> 8).astype(np.uint8)
+        self._events.append(ev.ColourMapChanged(first, count))
+
+    def _server_cut_text(self) -> Reader[None]:
+        (length,) = struct.unpack(">3xi", (yield 7))
+        if length < 0:
+            raise ProtocolError("extended clipboard message without negotiating it")
+        kept = bytearray()
+        remaining = length
+        while remaining:
+            chunk = yield min(CHUNK, remaining)
+            remaining -= len(chunk)
+            if len(kept) < MAX_CUT_TEXT:
+                kept += chunk[: MAX_CUT_TEXT - len(kept)]
+        self._events.append(ev.CutText(kept.decode("latin-1")))
+
+
+def _bitmap(data: bytes, w: int, h: int) -> U8Array:
+    """A 1-bit-per-pixel, row-padded, MSB-first bitmap as an (h, w) array of 0/1."""
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8).reshape(h, (w + 7) // 8), axis=1)
+    return bits[:, :w]

@@ -1,0 +1,20 @@
+"""Registry of encoding decoders, built from each class's ENCODING attribute."""
+
+from __future__ import annotations
+
+from .base import DecodeContext, Decoder
+from .copyrect import CopyRectDecoder
+from .raw import RawDecoder
+
+DECODER_CLASSES: tuple[type[Decoder], ...] = (
+    RawDecoder,
+    CopyRectDecoder,
+)
+
+
+def make_decoders() -> dict[int, Decoder]:
+    """Fresh decoder instances for one connection (zlib streams are per connection)."""
+    return {int(cls.ENCODING): cls() for cls in DECODER_CLASSES}
+
+
+__all__ = ["DECODER_CLASSES", "DecodeContext", "Decoder", "make_decoders"]

@@ -1,0 +1,309 @@
+"""Tight encoding (7): fill, JPEG, zlib with copy/palette/gradient (rfbproto 'Tight Encoding')."""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+
+import numpy as np
+import numpy.typing as npt
+
+from ..constants import Encoding
+from ..errors import ProtocolError
+from ..framebuffer import Rect
+from ..pixelformat import PixelFormat, U8Array
+from ..stream import Reader
+from .base import DecodeContext, Decoder, empty_rgbx
+
+# Set before pygame is first imported, or it prints a banner.
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame
+
+I32Array = npt.NDArray[np.int32]
+
+MAX_WIDTH = 2048  # rfbproto: Tight rectangles are at most 2048 pixels wide (fill excepted)
+MIN_TO_COMPRESS = 12  # filtered data shorter than this is sent without zlib
+NUM_STREAMS = 4
+
+# compression-control, high nibble
+_FILL = 0x8
+_JPEG = 0x9
+
+# filter-id
+_FILTER_COPY = 0
+_FILTER_PALETTE = 1
+_FILTER_GRADIENT = 2
+
+# JPEG markers that are SOFn frame headers (C4 = DHT, C8 = JPG, CC = DAC are not).
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _rgb_tpixel(pf: PixelFormat) -> bool:
+    """True when a TPIXEL is 3 bytes: red, green, blue, in that order (rfbproto 'TPIXEL').
+
+    This is the spec's rule, not ZRLE's CPIXEL rule: true colour, 32 bpp, depth 24 and
+    8-bit channels; the bytes are then R, G, B whatever the shifts and endianness.
+    """
+    return (
+        pf.true_colour and pf.bits_per_pixel == 32 and pf.depth == 24
+        and (pf.red_max, pf.green_max, pf.blue_max) == (255, 255, 255)
+    )
+
+
+def _tpixel_size(pf: PixelFormat) -> int:
+    return 3 if _rgb_tpixel(pf) else pf.bytes_per_pixel
+
+
+def _tpixels(ctx: DecodeContext, data: bytes | U8Array, count: int) -> U8Array:
+    """`count` TPIXELs as (count, 4) RGBX."""
+    if _rgb_tpixel(ctx.pf):
+        out = empty_rgbx(count)
+        out[:, :3] = np.frombuffer(data, dtype=np.uint8, count=count * 3).reshape(count, 3)
+        out[:, 3] = 0
+        return out
+    return ctx.pixels(data, count)
+
+
+def _zlib_cap(expected: int) -> int:
+    """The most compressed bytes we accept for `expected` output bytes.
+
+    Deflate never grows data by more than about 5 bytes per 16-64 KiB stored block,
+    plus a 2-byte header and the 4-6 byte sync-flush marker ending each rectangle;
+    half again the output plus 1 KiB is far beyond that yet still bounded.
+    """
+    return expected + expected // 2 + 1024
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's first SOFn frame header, or None when there is none."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    n = len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        seg_len = (data[pos + 2] << 8) | data[pos + 3]
+        if marker in _SOF_MARKERS:
+            if seg_len < 7 or pos + 9 > n:
+                return None
+            height = (data[pos + 5] << 8) | data[pos + 6]
+            width = (data[pos + 7] << 8) | data[pos + 8]
+            return width, height
+        if marker in (0xD9, 0xDA) or seg_len < 2:  # EOI or scan data before any frame
+            return None
+        pos += 2 + seg_len
+    return None
+
+
+def _gradient(diff: I32Array, maxes: I32Array) -> I32Array:
+    """Undo the gradient filter: (h, w, c) differences to (h, w, c) channel values.
+
+    V[y, x] = (D[y, x] + clamp(V[y, x-1] + V[y-1, x] - V[y-1, x-1], 0, max)) & max, with
+    V = 0 outside the rectangle. Every pixel on one anti-diagonal (x + y = d) depends
+    only on the two diagonals before it, so the work is one numpy step per diagonal.
+    The image is stored skewed, row y shifted right by y, which makes each diagonal a
+    plain column slice.
+    """
+    h, w, c = diff.shape
+    if h > w:  # the predictor is symmetric in x and y: skew along the short side
+        return _gradient(diff.transpose(1, 0, 2), maxes).transpose(1, 0, 2)
+    # skew[1 + y, 2 + x + y] holds pixel (y, x); row 0 and columns 0-1 stay zero, as
+    # do the cells off the image, which is exactly the "outside is zero" rule.
+    skew = np.zeros((h + 1, w + h + 1, c), dtype=np.int32)
+    s0, s1, s2 = skew.strides
+    view = np.lib.stride_tricks.as_strided(skew[1:, 2:], (h, w, c), (s0 + s1, s1, s2))
+    view[...] = diff
+    lo = np.zeros_like(maxes)
+    for d in range(w + h - 1):
+        y0 = max(0, d - w + 1)
+        y1 = min(h - 1, d)
+        col = d + 2
+        cur = skew[y0 + 1 : y1 + 2, col]
+        pred = skew[y0 + 1 : y1 + 2, col - 1] + skew[y0 : y1 + 1, col - 1]
+        pred -= skew[y0 : y1 + 1, col - 2]
+        np.clip(pred, lo, maxes, out=pred)
+        cur += pred
+        cur &= maxes
+    return np.ascontiguousarray(view)
+
+
+class TightDecoder(Decoder):
+    ENCODING = Encoding.TIGHT
+
+    def __init__(self) -> None:
+        self._streams: list[zlib._Decompress] = [zlib.decompressobj() for _ in range(NUM_STREAMS)]
+
+    def decode(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
+        ctl = (yield 1)[0]
+        for i in range(NUM_STREAMS):
+            if ctl & (1 << i):
+                self._streams[i] = zlib.decompressobj()
+        kind = ctl >> 4
+        if kind == _FILL:
+            yield from self._fill(rect, ctx)
+            return
+        if kind > _JPEG:
+            raise ProtocolError(f"tight: invalid compression control 0x{ctl:02x}")
+        if rect.w > MAX_WIDTH:
+            raise ProtocolError(f"tight: rectangle width {rect.w} exceeds {MAX_WIDTH}")
+        if kind == _JPEG:
+            yield from self._jpeg(rect, ctx)
+        else:
+            yield from self._basic(rect, ctx, kind)
+
+    # --- fill and JPEG ------------------------------------------------------------
+    def _fill(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
+        data = yield _tpixel_size(ctx.pf)
+        if rect.area:
+            ctx.fb.fill(rect.x, rect.y, rect.w, rect.h, _tpixels(ctx, data, 1)[0])
+
+    def _jpeg(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
+        if ctx.pf.bits_per_pixel not in (16, 32):
+            raise ProtocolError(
+                f"tight: JPEG rectangle with {ctx.pf.bits_per_pixel} bits per pixel"
+            )
+        # The compact length itself bounds a JPEG to 4 MiB; no tighter cap is sound
+        # since tiny high-quality images can be larger than their raw pixels.
+        length = yield from self._compact_length()
+        data = yield length
+        if rect.area == 0:
+            return
+        size = _jpeg_size(data)
+        if size is None:
+            raise ProtocolError("tight: bad JPEG data: no frame header")
+        # Checked before decoding so a forged header cannot make us allocate a huge image.
+        if size != (rect.w, rect.h):
+            raise ProtocolError(
+                f"tight: JPEG is {size[0]}x{size[1]}, rectangle is {rect.w}x{rect.h}"
+            )
+        try:
+            surf = pygame.image.load(io.BytesIO(data), "x.jpg")
+            rgb = pygame.image.tobytes(surf, "RGB")
+        except pygame.error as exc:
+            raise ProtocolError(f"tight: bad JPEG data: {exc}") from exc
+        if surf.get_size() != (rect.w, rect.h) or len(rgb) != rect.area * 3:
+            raise ProtocolError(
+                f"tight: JPEG decoded to {surf.get_width()}x{surf.get_height()}, "
+                f"rectangle is {rect.w}x{rect.h}"
+            )
+        out = empty_rgbx(rect.area)
+        out[:, :3] = np.frombuffer(rgb, dtype=np.uint8).reshape(rect.area, 3)
+        out[:, 3] = 0
+        ctx.fb.put(rect.x, rect.y, rect.w, rect.h, out)
+
+    # --- basic compression ----------------------------------------------------------
+    def _basic(self, rect: Rect, ctx: DecodeContext, kind: int) -> Reader[None]:
+        stream = kind & 0x3
+        filter_id = (yield 1)[0] if kind & 0x4 else _FILTER_COPY
+        tpx = _tpixel_size(ctx.pf)
+        w, h = rect.w, rect.h
+        if filter_id == _FILTER_COPY:
+            data = yield from self._data(stream, w * h * tpx)
+            if rect.area:
+                ctx.fb.put(rect.x, rect.y, w, h, _tpixels(ctx, data, rect.area))
+        elif filter_id == _FILTER_PALETTE:
+            count = (yield 1)[0] + 1
+            if count < 2:
+                raise ProtocolError("tight: palette of 1 colour (rfbproto allows 2..256)")
+            palette = _tpixels(ctx, (yield count * tpx), count)
+            if count == 2:
+                row_bytes = (w + 7) // 8
+                data = yield from self._data(stream, row_bytes * h)
+                if rect.area == 0:
+                    return
+                bits = np.frombuffer(data, dtype=np.uint8).reshape(h, row_bytes)
+                index = np.unpackbits(bits, axis=1)[:, :w]
+            else:
+                data = yield from self._data(stream, w * h)
+                if rect.area == 0:
+                    return
+                index = np.frombuffer(data, dtype=np.uint8)
+                if count < 256:
+                    top = int(index.max())
+                    if top >= count:
+                        raise ProtocolError(
+                            f"tight: palette index {top} with {count} colours"
+                        )
+            ctx.fb.put(rect.x, rect.y, w, h, palette[index])
+        elif filter_id == _FILTER_GRADIENT:
+            pf = ctx.pf
+            if not pf.true_colour or pf.bits_per_pixel not in (16, 32):
+                raise ProtocolError(
+                    "tight: gradient filter needs a 16 or 32 bpp true-colour pixel format"
+                )
+            data = yield from self._data(stream, w * h * tpx)
+            if rect.area:
+                ctx.fb.put(rect.x, rect.y, w, h, self._ungradient(ctx, data, w, h))
+        else:
+            raise ProtocolError(f"tight: invalid filter id {filter_id}")
+
+    @staticmethod
+    def _ungradient(ctx: DecodeContext, data: bytes, w: int, h: int) -> U8Array:
+        pf = ctx.pf
+        if _rgb_tpixel(pf):
+            raw = np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3).astype(np.int32)
+            maxes = np.full(3, 255, dtype=np.int32)
+            values = _gradient(raw, maxes)
+            out = empty_rgbx(w * h)
+            out[:, :3] = values.reshape(w * h, 3)
+            out[:, 3] = 0
+            return out
+        ints = pf.values(data, w * h).astype(np.int32)
+        shifts = (pf.red_shift, pf.green_shift, pf.blue_shift)
+        maxes = np.array((pf.red_max, pf.green_max, pf.blue_max), dtype=np.int32)
+        diff = np.empty((h, w, 3), dtype=np.int32)
+        for i, shift in enumerate(shifts):
+            diff[..., i] = ((ints >> shift) & maxes[i]).reshape(h, w)
+        values = _gradient(diff, maxes).reshape(w * h, 3).astype(np.uint32)
+        pixels = np.zeros(w * h, dtype=np.uint32)
+        for i, shift in enumerate(shifts):
+            pixels |= values[:, i] << np.uint32(shift)
+        return pf.values_to_rgbx(pixels)
+
+    # --- data: raw below 12 bytes, else compact length + zlib ------------------------
+    def _compact_length(self) -> Reader[int]:
+        b = (yield 1)[0]
+        length = b & 0x7F
+        if b & 0x80:
+            b = (yield 1)[0]
+            length |= (b & 0x7F) << 7
+            if b & 0x80:
+                length |= (yield 1)[0] << 14
+        return length
+
+    def _data(self, stream: int, size: int) -> Reader[bytes]:
+        """`size` bytes of filtered pixel data from zlib stream `stream` (or raw if small)."""
+        if size < MIN_TO_COMPRESS:
+            return (yield size) if size else b""
+        length = yield from self._compact_length()
+        cap = _zlib_cap(size)
+        if length > cap:
+            raise ProtocolError(
+                f"tight: {length} zlib bytes for {size} bytes of pixel data (limit {cap})"
+            )
+        packed = (yield length) if length else b""
+        inflater = self._streams[stream]
+        try:
+            data = inflater.decompress(packed, size)
+            # Anything left, in the input or buffered inside zlib, belongs to no rectangle.
+            extra = inflater.unconsumed_tail or inflater.unused_data or (
+                len(data) == size and inflater.decompress(b"", 1)
+            )
+        except zlib.error as exc:
+            raise ProtocolError(f"tight: zlib error on stream {stream}: {exc}") from exc
+        if len(data) != size:
+            raise ProtocolError(
+                f"tight: zlib stream {stream} gave {len(data)} of {size} bytes"
+            )
+        if extra:
+            raise ProtocolError(f"tight: trailing zlib data on stream {stream}")
+        return data

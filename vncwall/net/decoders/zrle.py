@@ -1,0 +1,67 @@
+"""ZRLE encoding (16): zlib-compressed 64x64 RLE tiles (rfbproto 'ZRLE encoding')."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from ..constants import Encoding
+from ..errors import ProtocolError
+from ..framebuffer import Rect
+from ..stream import Reader
+from .base import DecodeContext, Decoder
+from .rle_tiles import decode_tiles, run_in_memory, tile_data_bound
+
+TILE = 64
+
+
+def compressed_bound(raw: int) -> int:
+    """The largest zlib payload accepted for at most `raw` bytes of tile data.
+
+    Deflate never needs more than about 0.1% over stored blocks; a quarter plus a fixed
+    allowance for the stream header and flush markers leaves room for any sane encoder.
+    """
+    return raw + raw // 4 + 1024
+
+
+class ZRLEDecoder(Decoder):
+    """A u32 length, then zlib data on one stream kept for the whole connection."""
+
+    ENCODING = Encoding.ZRLE
+
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj()
+
+    def decode(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
+        (length,) = struct.unpack(">I", (yield 4))
+        raw_bound = tile_data_bound(rect.w, rect.h, TILE, ctx.cpp)
+        cap = compressed_bound(raw_bound)
+        if length > cap:
+            raise ProtocolError(
+                f"zrle: {length}-byte payload exceeds the {cap}-byte bound "
+                f"for a {rect.w}x{rect.h} rectangle"
+            )
+        payload = (yield length) if length else b""
+        data = self._inflate(payload, raw_bound)
+        used = run_in_memory(decode_tiles(rect, ctx, TILE, "zrle", None), data, "zrle")
+        if used != len(data):
+            raise ProtocolError(f"zrle: {len(data) - used} trailing bytes")
+
+    def _inflate(self, payload: bytes, limit: int) -> bytes:
+        """Decompress one rectangle's payload, refusing more than `limit` bytes of output."""
+        z = self._zlib
+        if z.eof:
+            if payload:
+                raise ProtocolError("zrle: data after the end of the zlib stream")
+            return b""
+        try:
+            data = z.decompress(payload, limit + 1)
+        except zlib.error as exc:
+            raise ProtocolError(f"zrle: zlib error: {exc}") from None
+        if len(data) > limit:
+            raise ProtocolError(f"zrle: decompressed data exceeds the {limit}-byte bound")
+        if z.unused_data:
+            raise ProtocolError(
+                f"zrle: {len(z.unused_data)} bytes after the end of the zlib stream"
+            )
+        return data

@@ -1,0 +1,102 @@
+"""Events the sans-IO client emits while it parses the server's byte stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .framebuffer import Rect
+from .pixelformat import PixelFormat, U8Array
+
+
+@dataclass(frozen=True)
+class SecurityChosen:
+    """The security type the client picked (and the protocol version agreed)."""
+
+    version: tuple[int, int]
+    security: int
+
+
+@dataclass(frozen=True)
+class Connected:
+    """ServerInit arrived: the session is live and the framebuffer exists."""
+
+    width: int
+    height: int
+    name: str
+    server_format: PixelFormat
+
+
+@dataclass(frozen=True)
+class UpdateBegin:
+    """A FramebufferUpdate started arriving (time to pipeline the next request)."""
+
+    rects: int
+
+
+@dataclass(frozen=True)
+class UpdateEnd:
+    """A FramebufferUpdate was fully decoded; `rects` are the pixel rectangles it painted."""
+
+    rects: tuple[Rect, ...]
+    encodings: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Resized:
+    """The desktop changed size (DesktopSize / ExtendedDesktopSize)."""
+
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ResizeRefused:
+    """The server answered our SetDesktopSize with an error status."""
+
+    status: int
+
+
+@dataclass(frozen=True)
+class NameChanged:
+    name: str
+
+
+@dataclass(frozen=True)
+class CursorShape:
+    """A new local cursor image: (h, w, 4) RGBA with straight alpha, and its hotspot."""
+
+    hot_x: int
+    hot_y: int
+    rgba: U8Array
+
+
+@dataclass(frozen=True)
+class PointerMoved:
+    """The server moved the pointer (PointerPos pseudo-encoding)."""
+
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Bell:
+    pass
+
+
+@dataclass(frozen=True)
+class CutText:
+    """Server clipboard text (decoded from Latin-1, capped)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ColourMapChanged:
+    first: int
+    count: int
+
+
+Event = (
+    SecurityChosen | Connected | UpdateBegin | UpdateEnd | Resized | ResizeRefused
+    | NameChanged | CursorShape | PointerMoved | Bell | CutText | ColourMapChanged
+)

@@ -1,0 +1,165 @@
+"""The one module that owns sockets: connect to an Address and pump bytes to a client."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import socket
+import time
+
+from . import events as ev
+from .address import Address
+from .client import RFBClient
+from .errors import ConnectError
+
+RECV_SIZE = 256 * 1024
+
+
+def open_socket(address: Address, timeout: float) -> socket.socket:
+    """Connect to a server, trying every resolved address; raises ConnectError."""
+    if address.unix_path is not None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address.unix_path)
+        except OSError as exc:
+            sock.close()
+            raise ConnectError(f"cannot connect to {address}: {_reason(exc)}") from None
+        return sock
+    try:
+        infos = socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConnectError(f"cannot resolve {address.host!r}: {exc.strerror}") from None
+    deadline = time.monotonic() + timeout
+    reasons: list[str] = []
+    for family, kind, proto, _, sockaddr in infos:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            reasons.append("timed out")
+            break
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(left)
+        try:
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            reasons.append(_reason(exc))
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    why = "; ".join(dict.fromkeys(reasons)) or "no address"
+    raise ConnectError(f"cannot connect to {address}: {why}")
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if exc.errno is not None:
+        return os.strerror(exc.errno)
+    return str(exc) or type(exc).__name__
+
+
+class Connection:
+    """A connected socket driving an RFBClient; blocking I/O with timeouts.
+
+    `wake()` may be called from another thread to interrupt a `pump` in progress,
+    for instance when input is queued for this session.
+    """
+
+    def __init__(self, sock: socket.socket, client: RFBClient, read_timeout: float) -> None:
+        self.sock = sock
+        self.client = client
+        self.read_timeout = read_timeout
+        self.bytes_in = 0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        sock.setblocking(False)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(sock, selectors.EVENT_READ, "sock")
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._last_data = time.monotonic()
+
+    @classmethod
+    def open(
+        cls, address: Address, client: RFBClient, timeout: float = 10.0
+    ) -> Connection:
+        return cls(open_socket(address, timeout), client, timeout)
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def flush(self) -> None:
+        """Send everything the client has queued."""
+        data = self.client.data_to_send()
+        view = memoryview(data)
+        deadline = time.monotonic() + self.read_timeout
+        while view:
+            try:
+                n = self.sock.send(view)
+                view = view[n:]
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ConnectError("timed out sending to the server") from None
+                self._wait_writable(left)
+            except OSError as exc:
+                raise ConnectError(f"connection lost while sending: {_reason(exc)}") from None
+
+    def _wait_writable(self, timeout: float) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.sock, selectors.EVENT_WRITE)
+            sel.select(timeout)
+
+    def pump(self, timeout: float) -> list[ev.Event]:
+        """Flush, wait up to `timeout` for data (or a wake), feed it, return new events.
+
+        Raises ConnectError when the server closes or stays silent longer than the
+        read timeout while the parser is waiting for it.
+        """
+        self.flush()
+        for key, _ in self._sel.select(timeout):
+            if key.data == "wake":
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+                continue
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                if exc.errno == errno.EAGAIN:
+                    continue
+                raise ConnectError(
+                    f"connection lost while {self.client.state}: {_reason(exc)}"
+                ) from None
+            if not data:
+                raise ConnectError(f"server closed the connection while {self.client.state}")
+            self._last_data = time.monotonic()
+            self.bytes_in += len(data)
+            self.client.receive_data(data)
+        if not self.client.idle and time.monotonic() - self._last_data > self.read_timeout:
+            raise ConnectError(
+                f"server stopped sending while {self.client.state} "
+                f"({self.read_timeout:g} s without data)"
+            )
+        self.flush()
+        out: list[ev.Event] = []
+        while (event := self.client.next_event()) is not None:
+            out.append(event)
+        return out
+
+    def close(self) -> None:
+        self._sel.close()
+        for s in (self.sock, self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

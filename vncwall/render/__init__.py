@@ -1,0 +1,1 @@
+"""Rendering: prism geometry (pure numpy) and the OpenGL wall."""
