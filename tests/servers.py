@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ctypes.util
 import fcntl
 import os
 import random
@@ -13,8 +14,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -34,12 +36,13 @@ SERVER_BINARIES: dict[str, tuple[str, ...]] = {
     "tightvnc": ("Xtightvnc", "tightvncpasswd"),
 }
 TOOL_BINARIES = ("xdpyinfo", "xwd", "xsetroot")
-SCENE_BINARIES = ("twm", "xterm", "xclock", "xdotool", CONVERT, DISPLAY_IMAGE)
+SCENE_BINARIES = ("twm", "xterm", "xclock", "xwininfo", CONVERT, DISPLAY_IMAGE)
 
 ROOT_COLOUR = "#3a6ea5"
 XTERM_TITLE = "vncwall-scene-xterm"
 IMAGE_TITLE = "vncwall-scene-image"
 CLOCK_TITLE = "vncwall-scene-clock"
+IMAGE_WIDTH = 400
 
 TWMRC = """\
 NoGrabServer
@@ -120,10 +123,16 @@ def port_accepts(port: int, timeout: float = 0.5) -> bool:
 @contextlib.contextmanager
 def reserve_display(first: int = 20, last: int = 999) -> Iterator[int]:
     """Hold a lock on an X display number that no X server seems to be using."""
+    try:
+        abstract = Path("/proc/net/unix").read_text(errors="replace")
+    except OSError:
+        abstract = ""
     candidates = list(range(first, last + 1))
     random.shuffle(candidates)
     for n in candidates:
         if Path(f"/tmp/.X{n}-lock").exists() or Path(f"/tmp/.X11-unix/X{n}").exists():
+            continue
+        if f"@/tmp/.X11-unix/X{n}\n" in abstract:
             continue
         lock_path = _LOCK_DIR / f"vncwall-tests-display-{n}.lock"
         fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -135,27 +144,32 @@ def reserve_display(first: int = 20, last: int = 999) -> Iterator[int]:
         try:
             yield n
         finally:
+            with contextlib.suppress(OSError):
+                lock_path.unlink()  # a racer that opened it meanwhile just retries
             os.close(fd)
         return
     raise ServerStartError("no free X display number")
 
 
-@dataclass
-class VncServer:
-    """One running VNC server: its X display, RFB port and helper processes."""
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether `proc` has exited, without reaping it (its pid stays its group's)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
 
-    kind: str
+
+@dataclass
+class XDisplay:
+    """An X server we started, with the processes that draw on it."""
+
     display: int
-    port: int
-    password: str | None
     workdir: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[IO[bytes]] = field(default_factory=list)
-
-    @property
-    def address(self) -> str:
-        """The address as the vncwall CLI takes it: host::port."""
-        return f"127.0.0.1::{self.port}"
 
     @property
     def display_name(self) -> str:
@@ -180,7 +194,7 @@ class VncServer:
             env=self.env(),
             cwd=self.workdir,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - pytest starts us single-threaded
         )
         self.procs.append(proc)
         return proc
@@ -212,7 +226,7 @@ class VncServer:
         same = 1
         while same < settle:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"screen of {self.kind} on :{self.display} never settled")
+                raise TimeoutError(f"screen of :{self.display} never settled")
             time.sleep(0.25)
             shot = self.screenshot()
             if np.array_equal(shot, last):
@@ -223,26 +237,42 @@ class VncServer:
         return last
 
     def close(self) -> None:
-        """Terminate every process group we started, newest first, then SIGKILL."""
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGTERM)
+        """SIGTERM every process group we started (newest first), then SIGKILL the rest.
+
+        Leaders are reaped only at the very end, so no group id can have been
+        handed to an unrelated process when we signal it.
+        """
+        live = [p for p in reversed(self.procs) if p.returncode is None]
+        for proc in live:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
-        for proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-            # Stragglers left in the group (children of a dead leader).
+        while time.monotonic() < deadline and not all(_exited(p) for p in live):
+            time.sleep(0.05)
+        for proc in live:
+            # Also takes out stragglers: children left in a group whose leader died.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        for proc in live:
+            proc.wait(timeout=10)
         for log in self.logs:
             log.close()
         self.procs.clear()
         self.logs.clear()
+
+
+@dataclass
+class VncServer(XDisplay):
+    """One running VNC server: its X display, RFB port and helper processes."""
+
+    kind: str = ""
+    port: int = 0
+    password: str | None = None
+
+    @property
+    def address(self) -> str:
+        """The address as the vncwall CLI takes it: host::port."""
+        return f"127.0.0.1::{self.port}"
 
 
 def _write_password_file(kind: str, workdir: Path, password: str) -> list[str]:
@@ -267,65 +297,44 @@ def _write_password_file(kind: str, workdir: Path, password: str) -> list[str]:
 def _server_commands(
     kind: str, display: int, port: int, auth: list[str]
 ) -> list[tuple[str, list[str]]]:
-    geometry = f"{WIDTH}x{HEIGHT}"
+    """(log name, argv) of the processes that make up a server of `kind`, X server first."""
+    common = f":{display} -rfbport {port} -localhost -nolisten tcp".split()
+    screen = f"-geometry {WIDTH}x{HEIGHT} -depth 24".split()
     if kind == "tigervnc":
-        sec = auth or ["-SecurityTypes", "None"]
         # A huge blacklist threshold: wrong-password tests must not lock us out.
-        return [
-            (
-                "xvnc",
-                [
-                    "Xvnc", f":{display}", "-rfbport", str(port), "-localhost",
-                    "-geometry", geometry, "-depth", "24", "-nolisten", "tcp",
-                    "-BlacklistThreshold", "1000000", "-AlwaysShared", *sec,
-                ],
-            )
-        ]
+        security = auth or ["-SecurityTypes", "None"]
+        flags = ["-BlacklistThreshold", "1000000", "-AlwaysShared"]
+        return [("xvnc", ["Xvnc", *common, *screen, *flags, *security])]
     if kind == "tightvnc":
         # Without -rfbauth, TightVNC's Xvnc offers security type None.
-        return [
-            (
-                "xtightvnc",
-                [
-                    "Xtightvnc", f":{display}", "-rfbport", str(port), "-localhost",
-                    "-geometry", geometry, "-depth", "24", "-nolisten", "tcp",
-                    "-alwaysshared", "-desktop", "vncwall-test", *auth,
-                ],
-            )
-        ]
+        flags = ["-alwaysshared", "-desktop", "vncwall-test"]
+        return [("xtightvnc", ["Xtightvnc", *common, *screen, *flags, *auth])]
     if kind == "x11vnc":
-        return [
-            ("xvfb", ["Xvfb", f":{display}", "-screen", "0", f"{geometry}x24", "-nolisten", "tcp"]),
-            (
-                "x11vnc",
-                [
-                    # -nocursor: never paint the pointer into the framebuffer; -ncache 0:
-                    # no pixel cache below the screen; the rest keeps it quiet and local.
-                    "x11vnc", "-display", f":{display}", "-rfbport", str(port), "-localhost",
-                    "-forever", "-shared", "-norc", "-ncache", "0", "-nocursor", "-nosel",
-                    "-nobell", "-noxrecord", "-nopw", "-noipv6", "-wait", "10",
-                    *(auth or []),
-                ],
-            ),
-        ]
+        xvfb = ["Xvfb", f":{display}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"]
+        # -nocursor: never paint the pointer into the framebuffer; -ncache 0: no pixel
+        # cache below the screen; -wait 10: poll the screen often; the rest keeps it quiet.
+        flags = (
+            f"-display :{display} -rfbport {port} -localhost -forever -shared -norc "
+            "-ncache 0 -nocursor -nosel -nobell -noxrecord -nopw -noipv6 -wait 10"
+        ).split()
+        return [("xvfb", xvfb), ("x11vnc", ["x11vnc", *flags, *auth])]
     raise ValueError(f"unknown VNC server kind {kind!r}")
 
 
-def _wait_for(predicate, what: str, server: VncServer, timeout: float) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate: Callable[[], bool], what: str, server: XDisplay, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         for proc in server.procs:
-            if proc.poll() is not None:
+            if _exited(proc):
                 raise ServerStartError(
-                    f"{proc.args[0]} exited ({proc.returncode}) while waiting for {what}\n"
-                    + server.log_tail()
+                    f"{proc.args!r} exited while waiting for {what}\n" + server.log_tail()
                 )
         if time.monotonic() > deadline:
             raise ServerStartError(f"timed out waiting for {what}\n" + server.log_tail())
         time.sleep(0.1)
 
 
-def _display_answers(server: VncServer) -> bool:
+def _display_answers(server: XDisplay) -> bool:
     try:
         return server.x("xdpyinfo", "-display", server.display_name, timeout=5).returncode == 0
     except subprocess.TimeoutExpired:
@@ -335,7 +344,7 @@ def _display_answers(server: VncServer) -> bool:
 def _start(kind: str, display: int, password: str | None, workdir: Path) -> VncServer:
     auth = _write_password_file(kind, workdir, password) if password is not None else []
     port = free_tcp_port()
-    server = VncServer(kind, display, port, password, workdir)
+    server = VncServer(display, workdir, kind=kind, port=port, password=password)
     try:
         commands = _server_commands(kind, display, port, auth)
         xname, xargs = commands[0]
@@ -350,7 +359,56 @@ def _start(kind: str, display: int, password: str | None, workdir: Path) -> VncS
     return server
 
 
-def build_scene(server: VncServer, rich: bool = True) -> None:
+def _ramps_ppm(width: int, band: int = 12) -> bytes:
+    """A binary PPM of red, green, blue and grey ramps that hit every level 0..255."""
+    levels = (np.arange(width) * 255 // (width - 1)).astype(np.uint8)
+    img = np.zeros((4, band, width, 3), dtype=np.uint8)
+    for channel in range(3):
+        img[channel, :, :, channel] = levels
+    img[3] = levels[:, None]
+    return f"P6 {width} {4 * band} 255\n".encode() + img.tobytes()
+
+
+def _window_viewable(server: XDisplay, title: str) -> bool:
+    # xwininfo rather than xdotool: xdotool crashes on TightVNC's old X server.
+    result = server.x("xwininfo", "-display", server.display_name, "-name", title)
+    return result.returncode == 0 and b"IsViewable" in result.stdout
+
+
+def warp_pointer(display: str, x: int, y: int) -> None:
+    """Move the X pointer to (x, y) on the root window, via libX11's XWarpPointer."""
+    libname = ctypes.util.find_library("X11")
+    if libname is None:
+        raise ServerStartError("libX11 not found")
+    x11 = ctypes.CDLL(libname)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XDefaultRootWindow.restype = ctypes.c_ulong
+    x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+    x11.XWarpPointer.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_int,
+    ]
+    x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    dpy = x11.XOpenDisplay(display.encode())
+    if not dpy:
+        raise ServerStartError(f"cannot open X display {display}")
+    try:
+        x11.XWarpPointer(dpy, 0, x11.XDefaultRootWindow(dpy), 0, 0, 0, 0, x, y)
+        x11.XSync(dpy, 0)
+    finally:
+        x11.XCloseDisplay(dpy)
+
+
+def build_scene(server: XDisplay, rich: bool = True) -> None:
     """Draw the static test scene; waits until every window is mapped and still."""
     blank = server.workdir / "blank.xbm"
     blank.write_text(BLANK_XBM)
@@ -361,46 +419,34 @@ def build_scene(server: VncServer, rich: bool = True) -> None:
         twmrc = server.workdir / "twmrc"
         twmrc.write_text(TWMRC)
         image = server.workdir / "scene.png"
+        ramps = server.workdir / "ramps.ppm"
+        ramps.write_bytes(_ramps_ppm(IMAGE_WIDTH))
+        plasma = f"-seed 4242 -size {IMAGE_WIDTH}x300 plasma:fractal".split()
+        gradient = f"-size {IMAGE_WIDTH}x100 gradient:#ff2000-#0030ff".split()
         subprocess.run(
-            [
-                CONVERT, "-seed", "4242", "-size", "400x300", "plasma:fractal",
-                "(", "-size", "400x100", "gradient:#ff2000-#0030ff", ")", "-append",
-                f"PNG24:{image}",
-            ],
-            check=True, capture_output=True, timeout=60,
+            [CONVERT, *plasma, "(", *gradient, ")", str(ramps), "-append", f"PNG24:{image}"],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         server.spawn(["twm", "-f", str(twmrc)], "twm")
         time.sleep(0.5)  # let twm select SubstructureRedirect before windows map
+        listing = ["-e", "sh", "-c", "ls -l --color=always /usr/bin | head -40"]
+        xterm = f"-geometry 80x44+20+20 -title {XTERM_TITLE} -bg #fdf6e3 -fg #073642".split()
         server.spawn(
-            [
-                "xterm", "+bc", "-hold", "-geometry", "80x44+20+20", "-title", XTERM_TITLE,
-                "-bg", "#fdf6e3", "-fg", "#073642", "-xrm", "XTerm*cursorBlink: false",
-                "-e", "sh", "-c", "ls -l --color=always /usr/bin | head -40",
-            ],
+            ["xterm", "+bc", "-hold", *xterm, "-xrm", "XTerm*cursorBlink: false", *listing],
             "xterm",
         )
-        server.spawn(
-            [DISPLAY_IMAGE, "-title", IMAGE_TITLE, "-geometry", "+640+60", str(image)],
-            "display",
-        )
+        image_args = f"-title {IMAGE_TITLE} -geometry +640+60".split()
+        server.spawn([DISPLAY_IMAGE, *image_args, str(image)], "display")
         # Analog, no second hand; redraws once a day (at midnight UTC) at most.
-        server.spawn(
-            ["xclock", "-geometry", "180x180+1020+540", "-update", "86400", "-title",
-             CLOCK_TITLE, "-bg", "#eeeeee"],
-            "xclock",
-        )
+        clock = f"-geometry 180x180+1020+540 -update 86400 -title {CLOCK_TITLE} -bg #eeeeee"
+        server.spawn(["xclock", *clock.split()], "xclock")
         for title in (XTERM_TITLE, IMAGE_TITLE, CLOCK_TITLE):
-            _wait_for(
-                lambda title=title: server.x(
-                    "xdotool", "search", "--onlyvisible", "--name", title
-                ).returncode == 0,
-                f"window {title!r}",
-                server,
-                30,
-            )
-        # Park the pointer on bare root (its cursor is blank there), away from windows,
-        # so focus-follows-mouse leaves every window unfocused.
-        server.x("xdotool", "mousemove", str(WIDTH - 5), str(HEIGHT - 5))
+            _wait_for(partial(_window_viewable, server, title), f"window {title!r}", server, 30)
+    # Park the pointer on bare root (its cursor is blank there), away from windows,
+    # so focus-follows-mouse leaves every window unfocused.
+    warp_pointer(server.display_name, WIDTH - 5, HEIGHT - 5)
     server.stable_screenshot()
 
 
@@ -416,9 +462,10 @@ def vnc_server(
     """
     last_error: Exception | None = None
     for _ in range(attempts):
-        with reserve_display() as display, tempfile.TemporaryDirectory(
-            prefix=f"vncwall-{kind}-"
-        ) as tmp:
+        with (
+            reserve_display() as display,
+            tempfile.TemporaryDirectory(prefix=f"vncwall-{kind}-") as tmp,
+        ):
             try:
                 server = _start(kind, display, password, Path(tmp))
             except ServerStartError as exc:  # display or port raced away: try another
@@ -434,3 +481,19 @@ def vnc_server(
                 server.close()
             return
     raise ServerStartError(f"could not start {kind}: {last_error}")
+
+
+@contextlib.contextmanager
+def xvfb(depth: int = 24, width: int = 64, height: int = 48) -> Iterator[XDisplay]:
+    """A bare Xvfb display (no VNC), for checking the screenshot path itself."""
+    with reserve_display() as display, tempfile.TemporaryDirectory(prefix="vncwall-xvfb-") as tmp:
+        server = XDisplay(display, Path(tmp))
+        try:
+            screen = f"{width}x{height}x{depth}"
+            server.spawn(
+                ["Xvfb", f":{display}", "-screen", "0", screen, "-nolisten", "tcp"], "xvfb"
+            )
+            _wait_for(lambda: _display_answers(server), f"X display :{display}", server, 20)
+            yield server
+        finally:
+            server.close()

@@ -11,7 +11,7 @@ from tests.decoding import decode_bytes, rgb_image, wire32
 from vncwall.net.decoders.hextile import HextileDecoder
 from vncwall.net.errors import ProtocolError
 from vncwall.net.framebuffer import Rect
-from vncwall.net.pixelformat import BGR233, RGB565
+from vncwall.net.pixelformat import BGR233, RGB565, PixelFormat
 
 RAW, BG, FG, ANY, COLOURED = 1, 2, 4, 8, 16
 R, G, B, W, K = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)
@@ -31,7 +31,7 @@ def solid(w: int, h: int, colour: tuple[int, int, int]) -> np.ndarray:
 
 
 def test_raw_tile() -> None:
-    data = bytes((RAW,)) + wire32(*R) + wire32(*G) + wire32(*B) + wire32(*W) + wire32(*K) + wire32(*Y)
+    data = bytes((RAW,)) + b"".join(wire32(*c) for c in (R, G, B, W, K, Y))
     out = decode_bytes(HextileDecoder, [(Rect(1, 0, 3, 2), data)], (4, 2))
     np.testing.assert_array_equal(out, rgb_image([[K, R, G, B], [K, W, K, Y]]))
 
@@ -73,9 +73,8 @@ def test_coloured_subrects_later_wins() -> None:
     )
 
 
-def test_many_coloured_subrects_vectorised_path() -> None:
-    # More subrects than the slice-loop threshold: a diagonal of 1x1s, then one
-    # 2x2 over part of it, then a 1x1 on top of that.
+def test_many_coloured_subrects_later_wins() -> None:
+    # A diagonal of 1x1s, then one 2x2 over part of it, then a 1x1 on top of that.
     subs = b"".join(wire32(*R) + bytes((xy(i, i), wh(1, 1))) for i in range(8))
     subs += wire32(*G) + bytes((xy(1, 1), wh(2, 2)))
     subs += wire32(*B) + bytes((xy(2, 2), wh(1, 1)))
@@ -89,13 +88,25 @@ def test_many_coloured_subrects_vectorised_path() -> None:
     np.testing.assert_array_equal(out, expected)
 
 
-def test_many_mono_subrects_vectorised_path() -> None:
+def test_many_mono_subrects() -> None:
     subs = b"".join(bytes((xy(i, 0), wh(1, i + 1))) for i in range(10))
     data = bytes((BG | FG | ANY,)) + wire32(*K) + wire32(*W) + bytes((10,)) + subs
     out = decode_bytes(HextileDecoder, [(Rect(0, 0, 10, 10), data)], (10, 10))
     expected = solid(10, 10, K)
     for i in range(10):
         expected[: i + 1, i, :3] = W
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_many_single_pixel_mono_subrects() -> None:
+    # Enough 1x1s in one colour for the vectorised path, with repeats.
+    cells = [(i % 5, (i * 3) % 7) for i in range(40)]
+    subs = b"".join(bytes((xy(x, y), wh(1, 1))) for x, y in cells)
+    data = bytes((BG | FG | ANY,)) + wire32(*K) + wire32(*Y) + bytes((len(cells),)) + subs
+    out = decode_bytes(HextileDecoder, [(Rect(0, 0, 5, 7), data)], (5, 7))
+    expected = solid(5, 7, K)
+    for x, y in cells:
+        expected[y, x, :3] = Y
     np.testing.assert_array_equal(out, expected)
 
 
@@ -106,7 +117,7 @@ def test_full_tile_subrect() -> None:
 
 
 def test_background_and_foreground_carry_over() -> None:
-    # Three 2-pixel-wide... no: tiles are 16 wide, so a 48x1 rect has three tiles.
+    # A 48x1 rect has three 16x1 tiles.
     t1 = bytes((BG | FG | ANY,)) + wire32(*R) + wire32(*G) + bytes((1, xy(0, 0), wh(1, 1)))
     t2 = bytes((ANY,)) + bytes((1, xy(1, 0), wh(1, 1)))  # red bg, green fg carried
     t3 = bytes((0,))  # red bg carried, nothing else
@@ -207,6 +218,26 @@ def test_bgr233() -> None:
     np.testing.assert_array_equal(out, expected)
 
 
+def test_colour_map() -> None:
+    pf = PixelFormat(8, 8, False, False, 0, 0, 0, 0, 0, 0)
+    colour_map = np.zeros((256, 4), dtype=np.uint8)
+    colour_map[1, :3] = R
+    colour_map[2, :3] = G
+    colour_map[3, :3] = B
+    t1 = bytes((BG | FG | ANY, 1, 2, 1, xy(0, 0), wh(1, 1)))
+    t2 = bytes((ANY | COLOURED, 1, 3, xy(1, 0), wh(1, 1)))
+    t3 = bytes((RAW, 2, 3))
+    out = decode_bytes(
+        HextileDecoder, [(Rect(0, 0, 34, 1), t1 + t2 + t3)], (34, 1), pf=pf, colour_map=colour_map
+    )
+    expected = solid(34, 1, R)
+    expected[0, 0, :3] = G
+    expected[0, 17, :3] = B
+    expected[0, 32, :3] = G
+    expected[0, 33, :3] = B
+    np.testing.assert_array_equal(out, expected)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_random_tiles_match_reference(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -251,6 +282,7 @@ def test_random_tiles_match_reference(seed: int) -> None:
                     fg = np.append(palette[int(rng.integers(0, 5))], np.uint8(0))
                     body += fg.tobytes()
                 body += bytes((xy(x, y), wh(sw, sh)))
+                assert fg is not None
                 tile[y : y + sh, x : x + sw] = fg
             data += bytes((sub,)) + head + bytes((count,)) + body
     out = decode_bytes(HextileDecoder, [(Rect(0, 0, w, h), data)], (w, h))
@@ -277,7 +309,7 @@ def test_invalid_subencoding_in_second_tile() -> None:
         (Rect(0, 0, 4, 3), (xy(0, 2), wh(1, 2))),  # y + h = 4 > 3
         (Rect(0, 0, 4, 3), (xy(5, 0), wh(1, 1))),
         (Rect(0, 0, 16, 16), (xy(15, 15), wh(2, 1))),
-        (Rect(0, 0, 20, 18), (xy(0, 0), wh(16, 16))),  # fits the first tile: no error
+        (Rect(0, 0, 20, 18), (xy(0, 0), wh(16, 16))),  # fits; the last tile overflows
     ],
 )
 def test_subrect_outside_tile(rect: Rect, subrect: tuple[int, int]) -> None:
@@ -297,6 +329,13 @@ def test_many_subrects_outside_tile() -> None:
     subs = bytes((xy(0, 0), wh(1, 1))) * 9 + bytes((xy(2, 0), wh(2, 1)))
     data = bytes((BG | FG | ANY,)) + wire32(*K) + wire32(*W) + bytes((10,)) + subs
     with pytest.raises(ProtocolError, match="outside the 3x3 tile"):
+        decode_bytes(HextileDecoder, [(Rect(0, 0, 3, 3), data)], (3, 3))
+
+
+def test_many_single_pixel_subrects_outside_tile() -> None:
+    subs = bytes((xy(1, 1), wh(1, 1))) * 20 + bytes((xy(1, 3), wh(1, 1)))
+    data = bytes((BG | FG | ANY,)) + wire32(*K) + wire32(*W) + bytes((21,)) + subs
+    with pytest.raises(ProtocolError, match="1x1\\+1\\+3 outside the 3x3 tile"):
         decode_bytes(HextileDecoder, [(Rect(0, 0, 3, 3), data)], (3, 3))
 
 

@@ -423,6 +423,12 @@ def test_trailing_zlib_data() -> None:
         decode([(Rect(0, 0, 6, 4), b"\x00" + compact(len(z)) + z)], (6, 4))
 
 
+def test_zlib_back_reference_running_past_the_rect() -> None:
+    z = zchunk(zlib.compressobj(), b"a" * 1000)  # one long match covers the rect and more
+    with pytest.raises(ProtocolError, match="trailing zlib data"):
+        decode([(Rect(0, 0, 6, 4), b"\x00" + compact(len(z)) + z)], (6, 4))
+
+
 def test_trailing_bytes_after_a_finished_zlib_stream() -> None:
     img = random_image(np.random.default_rng(17), 6, 4)
     z = zlib.compress(rgb24(img)) + b"junk"

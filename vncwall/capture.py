@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from .net import events as ev
 from .net.address import Address
 from .net.client import ClientOptions, RFBClient
 from .net.constants import Encoding
 from .net.errors import ConnectError
+from .net.framebuffer import Coverage
 from .net.pixelformat import U8Array
 from .net.transport import Connection
 
@@ -41,7 +40,7 @@ def capture(address: Address, options: ClientOptions, timeout: float) -> Capture
     deadline = start + timeout
     client = RFBClient(options)
     used: set[int] = set()
-    covered: np.ndarray | None = None
+    covered: Coverage | None = None
     with Connection.open(address, client, timeout) as conn:
         while True:
             left = deadline - time.monotonic()
@@ -49,13 +48,11 @@ def capture(address: Address, options: ClientOptions, timeout: float) -> Capture
                 raise ConnectError(f"timed out after {timeout:g} s while {client.state}")
             for event in conn.pump(min(left, 0.5)):
                 if isinstance(event, ev.Connected | ev.Resized):
-                    covered = np.zeros((event.height, event.width), dtype=bool)
+                    covered = Coverage(event.width, event.height)
                     client.request_update(incremental=False)
                 elif isinstance(event, ev.UpdateEnd) and covered is not None:
                     used |= event.encodings
-                    for r in event.rects:
-                        covered[r.y : r.y + r.h, r.x : r.x + r.w] = True
-                    if covered.all():
+                    if covered.add(event.rects):
                         fb = client.framebuffer
                         assert fb is not None
                         with fb.lock:

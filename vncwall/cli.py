@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .config import Config, ConfigError, load_config, loose_password_files
 from .net.address import AddressError, parse_address
 from .net.client import ClientOptions
 from .net.constants import ENCODING_NAMES, Encoding
@@ -139,9 +140,73 @@ def cmd_capture(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT") from None
+    if not (16 <= w <= 16384 and 16 <= h <= 16384):
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 16x16..16384x16384")
+    return (w, h)
+
+
+def _load(path: str) -> Config:
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for loose in loose_password_files(cfg):
+        print(f"vncwall: warning: {loose} is readable by other users", file=sys.stderr)
+    return cfg
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .wall import Wall, WindowError
+
+    cfg = _load(args.config)
+    fullscreen = False if args.window else None
+    try:
+        Wall(cfg).run(size=args.size, fullscreen=fullscreen)
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from .png import write_png
+    from .wall import Wall, WindowError
+
+    cfg = _load(args.config)
+    try:
+        image = Wall(cfg).snapshot(args.size, args.angle, args.timeout)
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        write_png(args.output, image)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(f"wrote {args.size[0]}x{args.size[1]} snapshot -> {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vncwall", description="Many live VNC sessions on a rotating prism.")
+    parser.add_argument("--config", help="wall config file (same as: vncwall run --config F)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser("run", help="show the wall (fullscreen unless --window)")
+    run.add_argument("--config", required=True, help="wall config file (TOML)")
+    run.add_argument("--window", action="store_true", help="a window instead of fullscreen")
+    run.add_argument("--size", type=_size, help="window size WxH (default: config's size)")
+    run.set_defaults(func=cmd_run)
+    snap = sub.add_parser("snapshot", help="render one frame of the wall to PNG")
+    snap.add_argument("--config", required=True, help="wall config file (TOML)")
+    snap.add_argument("output", type=Path, help="PNG file to write")
+    snap.add_argument("--size", type=_size, default=(1280, 800), help="WxH (default 1280x800)")
+    snap.add_argument("--angle", type=float, default=0.0,
+                      help="prism rotation in degrees; 0 = first session in front")
+    snap.add_argument("--timeout", type=_seconds, default=10.0,
+                      help="seconds to wait for every session's first frame (default 10)")
+    snap.set_defaults(func=cmd_snapshot)
     cap = sub.add_parser("capture", help="write one full frame of a server as PNG")
     cap.add_argument("address", help="host[:display], host::port, [v6]:N, vnc://host:port, "
                      "unix:/path")
@@ -157,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+        if func is None and args.config is not None:
+            args.window, args.size, func = False, None, cmd_run
         if func is None:
             raise UsageError("a command is required (try: vncwall --help)")
         return func(args)

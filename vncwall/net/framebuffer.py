@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,5 +107,22 @@ class Framebuffer:
     def take_damage(self) -> Rect | None:
         """Return and clear the damaged region (the renderer calls this once per frame)."""
         with self.lock:
-            d, self._damage = self._damage, None
-            return d
+            return self.take_damage_locked()
+
+    def take_damage_locked(self) -> Rect | None:
+        """`take_damage` for a caller that already holds `lock`."""
+        d, self._damage = self._damage, None
+        return d
+
+
+class Coverage:
+    """Which pixels a run of updates has painted: tells when a first full frame is in."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.mask = np.zeros((height, width), dtype=bool)
+
+    def add(self, rects: Iterable[Rect]) -> bool:
+        """Mark rectangles painted; True once every pixel has been."""
+        for r in rects:
+            self.mask[r.y : r.y + r.h, r.x : r.x + r.w] = True
+        return bool(self.mask.all())

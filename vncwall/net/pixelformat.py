@@ -148,7 +148,8 @@ class PixelFormat:
         if not self.true_colour:
             if colour_map is None:
                 raise ProtocolError("colour-map pixel before any SetColourMapEntries")
-            return colour_map[ints & (len(colour_map) - 1)]
+            mapped: U8Array = colour_map[ints & (len(colour_map) - 1)]
+            return mapped
         rt, gt, bt = self._scale_tables()
         out = np.empty((len(ints), 4), dtype=np.uint8)
         out[:, 0] = rt[(ints >> self.red_shift) & self.red_max]

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-try:  # cryptography >= 43 keeps DES among the "decrepit" algorithms
-    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-except ImportError:  # pragma: no cover - older cryptography
-    from cryptography.hazmat.primitives.ciphers.algorithms import (  # type: ignore[no-redef]
-        TripleDES,
-    )
+# cryptography >= 43 keeps DES among the "decrepit" algorithms.
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 
 # Bit-reversal of every byte: VNC feeds the password to DES with each key byte mirrored.
 _REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))

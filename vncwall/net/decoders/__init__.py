@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from .base import DecodeContext, Decoder
 from .copyrect import CopyRectDecoder
+from .hextile import HextileDecoder
 from .raw import RawDecoder
+from .rre import CoRREDecoder, RREDecoder
+from .tight import TightDecoder
+from .zlib import ZlibDecoder
 
 DECODER_CLASSES: tuple[type[Decoder], ...] = (
     RawDecoder,
     CopyRectDecoder,
+    RREDecoder,
+    CoRREDecoder,
+    HextileDecoder,
+    ZlibDecoder,
+    TightDecoder,
 )
 
 

@@ -41,7 +41,8 @@ class DecodeContext:
 
     def pixel(self, data: bytes) -> U8Array:
         """One wire pixel as an RGBX colour of shape (4,)."""
-        return self.pixels(data, 1)[0]
+        colour: U8Array = self.pixels(data, 1)[0]
+        return colour
 
 
 class Decoder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from ..constants import Encoding
 from ..errors import ProtocolError
@@ -19,50 +20,49 @@ SUBRECTS_COLOURED = 16
 _VALID = RAW | BACKGROUND_SPECIFIED | FOREGROUND_SPECIFIED | ANY_SUBRECTS | SUBRECTS_COLOURED
 
 TILE = 16
-# Up to this many subrectangles a tile is painted with one slice assignment each;
-# beyond it a vectorised coverage test over the tile's 256 pixels is cheaper.
-_LOOP_MAX = 6
-_COORDS = np.arange(TILE, dtype=np.int16)
+# From this many single-pixel subrectangles of one colour on, a tile paints them
+# with one fancy-indexed assignment instead of a slice assignment each.
+_VECTOR_MIN = 16
+
+U32Array = npt.NDArray[np.uint32]
 
 
-def _paint_tile(tile: U8Array, xy: U8Array, wh: U8Array, colours: U8Array) -> None:
-    """Paint subrectangles (packed x/y and w-1/h-1 nibbles) into a tile, later ones winning.
+def _words(rgbx: U8Array) -> list[int]:
+    """RGBX colours as the native uint32 values a uint32 view of the pixels holds."""
+    words: list[int] = np.ascontiguousarray(rgbx).view(np.uint32).reshape(-1).tolist()
+    return words
 
-    `colours` is (n, 4), one per subrectangle, or (4,), the foreground for all of them.
+
+def _paint_tile(tile: U32Array, xy: bytes, wh: bytes, colours: list[int]) -> None:
+    """Paint subrectangles into a tile in order, later ones winning.
+
+    `xy` and `wh` hold one byte per subrectangle (x, y and w-1, h-1 as nibbles);
+    `colours` one colour per subrectangle, or a single one for all of them. A tile
+    has at most 255 subrectangles, so a slice assignment each is bounded work.
     """
-    th, tw = tile.shape[:2]
-    xs = (xy >> 4).astype(np.int16)
-    ys = (xy & 15).astype(np.int16)
-    ws = (wh >> 4).astype(np.int16) + 1
-    hs = (wh & 15).astype(np.int16) + 1
-    x1 = xs + ws
-    y1 = ys + hs
-    if bool(((x1 > tw) | (y1 > th)).any()):
-        i = int(np.argmax((x1 > tw) | (y1 > th)))
-        raise ProtocolError(
-            f"hextile: subrectangle {ws[i]}x{hs[i]}+{xs[i]}+{ys[i]}"
-            f" outside the {tw}x{th} tile"
-        )
+    th, tw = tile.shape
     n = len(xy)
-    mono = colours.ndim == 1
-    if n <= _LOOP_MAX:
-        for i, x, y, xe, ye in zip(
-            range(n), xs.tolist(), ys.tolist(), x1.tolist(), y1.tolist(), strict=True
-        ):
-            tile[y:ye, x:xe] = colours if mono else colours[i]
-        return
-    cx = _COORDS[:tw]
-    cy = _COORDS[:th]
-    in_x = (cx >= xs[:, None]) & (cx < x1[:, None])  # (n, tw)
-    in_y = (cy >= ys[:, None]) & (cy < y1[:, None])  # (n, th)
-    cover = in_y[:, :, None] & in_x[:, None, :]  # (n, th, tw)
-    hit = cover.any(axis=0)
-    if mono:
-        tile[hit] = colours
-        return
-    # Index of the last subrectangle covering each pixel.
-    last = (n - 1) - np.argmax(cover[::-1], axis=0)
-    tile[hit] = colours[last[hit]]
+    if len(colours) == 1:
+        if n >= _VECTOR_MIN and wh.count(0) == n:
+            # All 1x1 in one colour (text, thin lines): order does not matter.
+            pos = np.frombuffer(xy, dtype=np.uint8)
+            xs, ys = pos >> 4, pos & 15
+            if (xs >= tw).any() or (ys >= th).any():
+                i = int(np.argmax((xs >= tw) | (ys >= th)))
+                raise _outside(int(xs[i]), int(ys[i]), 1, 1, tw, th)
+            tile[ys, xs] = colours[0]
+            return
+        colours = colours * n
+    for p, s, c in zip(xy, wh, colours, strict=True):
+        x, y = p >> 4, p & 15
+        xe, ye = x + (s >> 4) + 1, y + (s & 15) + 1
+        if xe > tw or ye > th:
+            raise _outside(x, y, xe - x, ye - y, tw, th)
+        tile[y:ye, x:xe] = c
+
+
+def _outside(x: int, y: int, w: int, h: int, tw: int, th: int) -> ProtocolError:
+    return ProtocolError(f"hextile: subrectangle {w}x{h}+{x}+{y} outside the {tw}x{th} tile")
 
 
 class HextileDecoder(Decoder):
@@ -72,16 +72,16 @@ class HextileDecoder(Decoder):
         if rect.area == 0:
             return
         bpp = ctx.bpp
-        bg: U8Array | None = None
-        fg: U8Array | None = None
-        cache: dict[bytes, U8Array] = {}
+        bg: int | None = None
+        fg: int | None = None
+        cache: dict[bytes, int] = {}
 
-        def colour(raw: bytes) -> U8Array:
+        def colour(raw: bytes) -> int:
             c = cache.get(raw)
             if c is None:
                 if len(cache) >= 256:
                     cache.clear()
-                c = cache[raw] = ctx.pixel(raw)
+                c = cache[raw] = _words(ctx.pixels(raw, 1))[0]
             return c
 
         cols = (rect.w + TILE - 1) // TILE
@@ -94,18 +94,19 @@ class HextileDecoder(Decoder):
             ty = row * TILE
             th = min(TILE, rect.h - ty)
             band = np.empty((th, rect.w, 4), dtype=np.uint8)
+            # The same pixels as one uint32 each: a colour is then a plain integer.
+            band32: U32Array = band.view(np.uint32).reshape(th, rect.w)
             for col in range(cols):
                 tx = col * TILE
                 tw = min(TILE, rect.w - tx)
                 remaining -= 1
                 more = 1 if remaining else 0
-                tile = band[:, tx : tx + tw]
                 if sub & ~_VALID:
                     raise ProtocolError(f"hextile: invalid subencoding 0x{sub:02x}")
                 if sub & RAW:
                     n = tw * th
                     data = yield n * bpp + more
-                    tile[...] = ctx.pixels(data, n).reshape(th, tw, 4)
+                    band[:, tx : tx + tw] = ctx.pixels(data, n).reshape(th, tw, 4)
                     if more:
                         sub = data[-1]
                     continue
@@ -126,6 +127,7 @@ class HextileDecoder(Decoder):
                     fg = colour(data[pos : pos + bpp])
                 if bg is None:
                     raise ProtocolError("hextile: tile without a background colour")
+                tile = band32[:, tx : tx + tw]
                 tile[...] = bg
                 if not any_subrects:
                     if more:
@@ -138,18 +140,20 @@ class HextileDecoder(Decoder):
                     continue
                 size = 2 + (bpp if coloured else 0)
                 data = yield count * size + more
-                recs = np.frombuffer(data, dtype=np.uint8, count=count * size)
-                recs = recs.reshape(count, size)
                 if more:
                     sub = data[-1]
                 if coloured:
-                    colours = ctx.pixels(np.ascontiguousarray(recs[:, :bpp]), count)
-                    _paint_tile(tile, recs[:, bpp], recs[:, bpp + 1], colours)
+                    recs = np.frombuffer(data, dtype=np.uint8, count=count * size)
+                    pixels = np.ascontiguousarray(recs.reshape(count, size)[:, :bpp])
+                    colours = _words(ctx.pixels(pixels, count))
+                    end = count * size
+                    _paint_tile(tile, data[bpp:end:size], data[bpp + 1 : end : size], colours)
                     # Decoders in the wild (and the encoders that rely on them) take
                     # the last coloured subrectangle's colour as the next foreground.
-                    fg = colours[-1].copy()
+                    fg = colours[-1]
                 else:
                     if fg is None:
                         raise ProtocolError("hextile: subrectangles without a foreground colour")
-                    _paint_tile(tile, recs[:, 0], recs[:, 1], fg)
+                    end = count * 2
+                    _paint_tile(tile, data[0:end:2], data[1:end:2], [fg])
             ctx.fb.put(rect.x, rect.y + ty, rect.w, th, band)

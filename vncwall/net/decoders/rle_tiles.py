@@ -1,17 +1,19 @@
 """Tile parsing shared by TRLE and ZRLE (rfbproto 'TRLE encoding', 'ZRLE encoding').
 
 Both encodings cut the rectangle into tiles (16x16 for TRLE, 64x64 for ZRLE, smaller at
-the right and bottom edges) and send each as a subencoding byte plus its data. There is
-one implementation, `decode_tiles`, written as a stream generator (`data = yield n`):
-TRLE runs it straight off the connection, ZRLE inflates a rectangle's whole payload
-(bounded) and drives the same generator over the bytes in memory with `run_in_memory`,
-which is a slice per request, so the two can never disagree about the tile format.
+the right and bottom edges) and send each as a subencoding byte plus its data, so there
+is one tile decoder, `decode_tiles`. It is a stream generator (`data = yield n`) that
+TRLE runs straight off the connection. ZRLE inflates a rectangle's whole payload first
+(bounded) and passes it in as a `MemorySource`: every read then becomes a slice of that
+buffer and the generator never actually yields.
 
-Run-length tiles cannot say how long they are, and TRLE must not read past a tile, so
-the run parsers ask for the fewest bytes the rest of the tile can possibly take (a run
-of n pixels needs at least 2 + (n - 1) // 255 bytes) and parse each batch in one tight
-loop over bytes; a tile costs a few dozen requests, not one per run. The pixels are then
-built with one gather and one `np.repeat` per tile; packed palettes unpack with shifts.
+Run-length tiles do not say how long they are. Their runs are parsed by one resumable
+byte scanner (`_PlainRuns`, `_PaletteRuns`), a tight loop over runs, not pixels. From
+memory it scans straight to the end of the tile in one call. From the stream (TRLE,
+which must not read past a tile) it is fed batches of the fewest bytes the rest of the
+tile can possibly take; a run of n pixels needs at least 2 + (n - 1) // 255 bytes. The
+pixels are then built with one gather and one `np.repeat` per tile, and packed palettes
+are unpacked with shifts.
 """
 
 from __future__ import annotations
@@ -35,6 +37,31 @@ class PaletteMemory:
         self.colours: U8Array | None = None
 
 
+class MemorySource:
+    """Tile data already in memory (ZRLE's inflated payload), read with a cursor."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.data = data
+        self.pos = 0
+        self.name = name
+
+    @property
+    def left(self) -> int:
+        return len(self.data) - self.pos
+
+    def take(self, n: int) -> bytes:
+        if n > self.left:
+            raise self.short(n)
+        start = self.pos
+        self.pos = start + n
+        return self.data[start : self.pos]
+
+    def short(self, n: int) -> ProtocolError:
+        return ProtocolError(
+            f"{self.name}: tile data ends early (wanted {n} bytes, {self.left} left)"
+        )
+
+
 def tile_data_bound(w: int, h: int, tile: int, cpp: int) -> int:
     """The most bytes a valid encoding of a w x h rectangle's tiles can take.
 
@@ -54,46 +81,62 @@ def tile_data_bound(w: int, h: int, tile: int, cpp: int) -> int:
 
 
 def decode_tiles(
-    rect: Rect, ctx: DecodeContext, tile: int, name: str, memory: PaletteMemory | None
+    rect: Rect,
+    ctx: DecodeContext,
+    tile: int,
+    name: str,
+    memory: PaletteMemory | None,
+    src: MemorySource | None = None,
 ) -> Reader[None]:
     """Decode every tile of `rect`, left to right, top to bottom, into `ctx.fb`.
 
     `memory` is TRLE's previous palette; None (ZRLE) makes subencodings 127 and 129
-    invalid. `name` prefixes error messages.
+    invalid. With `src`, tile data comes from memory and nothing is yielded. `name`
+    prefixes error messages.
     """
     x_end = rect.x + rect.w
     y_end = rect.y + rect.h
     for y in range(rect.y, y_end, tile):
         th = min(tile, y_end - y)
         for x in range(rect.x, x_end, tile):
-            yield from decode_tile(x, y, min(tile, x_end - x), th, ctx, name, memory)
+            yield from decode_tile(x, y, min(tile, x_end - x), th, ctx, name, memory, src)
 
 
 def decode_tile(
-    x: int, y: int, tw: int, th: int, ctx: DecodeContext, name: str,
+    x: int,
+    y: int,
+    tw: int,
+    th: int,
+    ctx: DecodeContext,
+    name: str,
     memory: PaletteMemory | None,
+    src: MemorySource | None,
 ) -> Reader[None]:
     """Decode one tile (subencoding byte and data) into `ctx.fb` at (x, y)."""
-    sub = (yield 1)[0]
+    sub = (src.take(1) if src else (yield 1))[0]
     n = tw * th
     cpp = ctx.cpp
     fb = ctx.fb
     if sub == 0:
-        fb.put(x, y, tw, th, ctx.cpixels((yield n * cpp), n))
+        data = src.take(n * cpp) if src else (yield n * cpp)
+        fb.put(x, y, tw, th, ctx.cpixels(data, n))
         return
     if sub == 1:
-        fb.fill(x, y, tw, th, ctx.cpixels((yield cpp), 1)[0])
+        data = src.take(cpp) if src else (yield cpp)
+        fb.fill(x, y, tw, th, ctx.cpixels(data, 1)[0])
+        return
+    if sub == 128:
+        plain = _PlainRuns(n, cpp, name)
+        yield from plain.read(src)
+        colours = ctx.cpixels(bytes(plain.pixels), len(plain.lengths))
+        fb.put(x, y, tw, th, _repeat_rows(colours, plain.lengths))
         return
     if 2 <= sub <= 16 or sub >= 130:
         size = sub if sub <= 16 else sub - 128
-        palette = ctx.cpixels((yield size * cpp), size)
+        data = src.take(size * cpp) if src else (yield size * cpp)
+        palette = ctx.cpixels(data, size)
         if memory is not None:
             memory.colours = palette
-    elif sub == 128:
-        run_pixels, lengths = yield from _plain_runs(n, cpp, name)
-        colours = ctx.cpixels(run_pixels, len(lengths))
-        fb.put(x, y, tw, th, _repeat_rows(colours, lengths))
-        return
     elif sub in (127, 129) and memory is not None:
         if memory.colours is None:
             raise ProtocolError(f"{name}: subencoding {sub} reuses a palette before any was sent")
@@ -101,22 +144,26 @@ def decode_tile(
     else:
         raise ProtocolError(f"{name}: invalid tile subencoding {sub}")
 
+    size = len(palette)
     if sub <= 127:
-        indices = yield from _packed_indices(tw, th, len(palette), sub, name)
-        fb.put(x, y, tw, th, palette[indices])
+        if size > 16:
+            raise ProtocolError(
+                f"{name}: subencoding {sub} packs indices into a {size}-colour palette"
+            )
+        bits = 1 if size <= 2 else 2 if size <= 4 else 4
+        row_bytes = (tw * bits + 7) // 8
+        data = src.take(th * row_bytes) if src else (yield th * row_bytes)
+        fb.put(x, y, tw, th, palette[_unpack_indices(data, tw, th, bits, size, name)])
     else:
-        run_indices, lengths = yield from _palette_runs(n, len(palette), name)
-        fb.put(x, y, tw, th, _repeat_rows(palette[run_indices], lengths))
+        runs = _PaletteRuns(n, size, name)
+        yield from runs.read(src)
+        indices = np.frombuffer(bytes(runs.indices), dtype=np.uint8)
+        fb.put(x, y, tw, th, _repeat_rows(palette[indices], runs.lengths))
 
 
-def _packed_indices(tw: int, th: int, size: int, sub: int, name: str) -> Reader[U8Array]:
-    """Read a packed-palette tile's indices: 1, 2 or 4 bits each, rows padded to a byte."""
-    if size > 16:
-        raise ProtocolError(f"{name}: subencoding {sub} packs indices into a {size}-colour palette")
-    bits = 1 if size <= 2 else 2 if size <= 4 else 4
-    row_bytes = (tw * bits + 7) // 8
-    data = yield th * row_bytes
-    packed = np.frombuffer(data, dtype=np.uint8).reshape(th, row_bytes)
+def _unpack_indices(data: bytes, tw: int, th: int, bits: int, size: int, name: str) -> U8Array:
+    """A packed tile's palette indices: `bits` each, MSB first, rows padded to a byte."""
+    packed = np.frombuffer(data, dtype=np.uint8).reshape(th, -1)
     indices: U8Array
     if bits == 1:
         indices = np.unpackbits(packed, axis=1)
@@ -134,102 +181,133 @@ def _packed_indices(tw: int, th: int, size: int, sub: int, name: str) -> Reader[
     return indices.reshape(-1)
 
 
-def _overflow(name: str, run: int, remaining: int) -> ProtocolError:
-    return ProtocolError(
-        f"{name}: run of {run} pixels overflows the tile ({remaining} pixels left)"
-    )
-
-
-def _plain_runs(n: int, cpp: int, name: str) -> Reader[tuple[bytes, list[int]]]:
-    """Read plain-RLE runs covering exactly n pixels: (CPIXEL bytes, run lengths)."""
-    pixels = bytearray()
-    lengths: list[int] = []
-    remaining = n
-    need = cpp  # CPIXEL bytes still due for the current run; 0 while reading its length
-    acc = 0
-    while remaining:
-        # The least the rest can take: the pending CPIXEL bytes and one run to the end.
-        chunk = yield (need + 1 + (remaining - 1) // 255) if need else 1
-        i = 0
-        end = len(chunk)
-        while i < end:
-            if need:
-                take = min(need, end - i)
-                pixels += chunk[i : i + take]
-                i += take
-                need -= take
-                continue
-            b = chunk[i]
-            i += 1
-            acc += b
-            if acc >= remaining:
-                raise _overflow(name, acc + 1, remaining)
-            if b != 255:
-                lengths.append(acc + 1)
-                remaining -= acc + 1
-                acc = 0
-                need = cpp
-    return bytes(pixels), lengths
-
-
-def _palette_runs(n: int, size: int, name: str) -> Reader[tuple[U8Array, list[int]]]:
-    """Read palette-RLE runs covering exactly n pixels: (palette indices, run lengths)."""
-    indices = bytearray()
-    lengths: list[int] = []
-    remaining = n
-    in_run = False  # an index with the top bit set was read; its length bytes follow
-    acc = 0
-    while remaining:
-        # The least the rest can take: a pending length byte, or one run to the end.
-        want = 1 if in_run or remaining == 1 else 2 + (remaining - 1) // 255
-        for b in (yield want):
-            if in_run:
-                acc += b
-                if acc >= remaining:
-                    raise _overflow(name, acc + 1, remaining)
-                if b != 255:
-                    lengths.append(acc + 1)
-                    remaining -= acc + 1
-                    in_run = False
-                continue
-            index = b & 0x7F
-            if index >= size:
-                raise ProtocolError(
-                    f"{name}: palette index {index} out of range for a {size}-colour palette"
-                )
-            indices.append(index)
-            if b & 0x80:
-                in_run = True
-                acc = 0
-            else:
-                lengths.append(1)
-                remaining -= 1
-    return np.frombuffer(bytes(indices), dtype=np.uint8), lengths
-
-
 def _repeat_rows(colours: U8Array, lengths: list[int]) -> U8Array:
     """Repeat each RGBX row of `colours` by its run length, as one uint32 np.repeat."""
     words = np.ascontiguousarray(colours).view(np.uint32).reshape(-1)
     return np.repeat(words, lengths).view(np.uint8).reshape(-1, 4)
 
 
-def run_in_memory(parser: Reader[None], data: bytes, name: str) -> int:
-    """Drive a stream parser over bytes already in memory; returns how many it consumed.
+class _Runs:
+    """A resumable scanner for one tile's runs, which must cover exactly `remaining` pixels.
 
-    Raises ProtocolError when the parser wants more than `data` holds.
+    `scan` parses data[pos:end] and stops early only when the tile is complete.
     """
-    pos = 0
-    size = len(data)
-    try:
-        need = next(parser)
-        while True:
-            end = pos + need
-            if end > size:
-                raise ProtocolError(
-                    f"{name}: tile data ends early (wanted {need} bytes, {size - pos} left)"
-                )
-            chunk = data[pos:end]
-            pos = end
-            need = parser.send(chunk)
-    except StopIteration:
+
+    def __init__(self, n: int, name: str) -> None:
+        self.remaining = n
+        self.name = name
+        self.lengths: list[int] = []
+        self.acc = 0  # run length bytes summed so far, while inside a length
+
+    def want(self) -> int:
+        """The fewest bytes the rest of the tile can take (a stream batch never over-reads)."""
+        raise NotImplementedError
+
+    def scan(self, data: bytes, pos: int, end: int) -> int:
+        raise NotImplementedError
+
+    def read(self, src: MemorySource | None) -> Reader[None]:
+        """Parse the runs from memory (never yields) or from the stream in safe batches."""
+        if src is not None:
+            src.pos = self.scan(src.data, src.pos, len(src.data))
+            if self.remaining:
+                raise src.short(self.want())
+            return
+        while self.remaining:
+            chunk = yield self.want()
+            done = self.scan(chunk, 0, len(chunk))
+            assert done == len(chunk), "a run batch went past the tile"
+
+    def overflow(self, run: int, remaining: int) -> ProtocolError:
+        return ProtocolError(
+            f"{self.name}: run of {run} pixels overflows the tile ({remaining} pixels left)"
+        )
+
+
+class _PlainRuns(_Runs):
+    """Plain RLE (128): runs of a CPIXEL and a length; collects CPIXEL bytes and lengths."""
+
+    def __init__(self, n: int, cpp: int, name: str) -> None:
+        super().__init__(n, name)
+        self.cpp = cpp
+        self.need = cpp  # CPIXEL bytes still due for the current run; 0 inside its length
+        self.pixels = bytearray()
+
+    def want(self) -> int:
+        if not self.need:
+            return 1
+        return self.need + 1 + (self.remaining - 1) // 255
+
+    def scan(self, data: bytes, pos: int, end: int) -> int:
+        remaining, need, acc, cpp = self.remaining, self.need, self.acc, self.cpp
+        pixels, lengths = self.pixels, self.lengths
+        while pos < end:
+            if need:
+                take = min(need, end - pos)
+                pixels += data[pos : pos + take]
+                pos += take
+                need -= take
+                continue
+            b = data[pos]
+            pos += 1
+            acc += b
+            if acc >= remaining:  # the run is at least acc + 1 pixels long
+                raise self.overflow(acc + 1, remaining)
+            if b != 255:
+                lengths.append(acc + 1)
+                remaining -= acc + 1
+                acc = 0
+                need = cpp
+                if not remaining:
+                    break
+        self.remaining, self.need, self.acc = remaining, need, acc
+        return pos
+
+
+class _PaletteRuns(_Runs):
+    """Palette RLE (129-255): index bytes, top bit set when a length follows."""
+
+    def __init__(self, n: int, size: int, name: str) -> None:
+        super().__init__(n, name)
+        self.size = size
+        self.in_run = False  # an index with the top bit set was read; its length follows
+        self.indices = bytearray()
+
+    def want(self) -> int:
+        if self.in_run or self.remaining == 1:
+            return 1
+        return 2 + (self.remaining - 1) // 255
+
+    def scan(self, data: bytes, pos: int, end: int) -> int:
+        remaining, in_run, acc, size = self.remaining, self.in_run, self.acc, self.size
+        indices, lengths = self.indices, self.lengths
+        while pos < end:
+            b = data[pos]
+            pos += 1
+            if in_run:
+                acc += b
+                if acc >= remaining:  # the run is at least acc + 1 pixels long
+                    raise self.overflow(acc + 1, remaining)
+                if b == 255:
+                    continue
+                lengths.append(acc + 1)
+                remaining -= acc + 1
+                in_run = False
+            else:
+                index = b & 0x7F
+                if index >= size:
+                    raise ProtocolError(
+                        f"{self.name}: palette index {index} out of range "
+                        f"for a {size}-colour palette"
+                    )
+                indices.append(index)
+                if b & 0x80:
+                    in_run = True
+                    acc = 0
+                    continue
+                lengths.append(1)
+                remaining -= 1
+            if not remaining:
+                break
+        self.remaining, self.in_run, self.acc = remaining, in_run, acc
         return pos

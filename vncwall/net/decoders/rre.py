@@ -32,43 +32,48 @@ def paint_subrects(
     ws: I64Array,
     hs: I64Array,
 ) -> None:
-    """Paint subrectangles in order (later ones win) into an (h, w, 4) block.
+    """Paint subrectangles in order (later ones win) into a contiguous (h, w, 4) block.
 
-    The caller has checked every subrectangle lies inside the block. Runs of
-    consecutive 1x1 subrectangles, the common case for noisy content, are painted
-    with one fancy-indexed assignment; larger ones with one slice assignment each.
+    The caller has checked every subrectangle lies inside the block. Larger
+    subrectangles get one slice assignment each; the 1x1 ones, the common case for
+    noisy content, are painted together with one fancy-indexed assignment, keeping
+    only those that no later subrectangle paints over.
     """
-    n = len(xs)
-    if n == 0:
-        return
-    width = block.shape[1]
-    flat = block.reshape(-1, 4)
+    height, width = block.shape[:2]
+    # One uint32 per pixel, so a colour is a plain integer to assign.
+    block32 = block.view(np.uint32).reshape(height, width)
+    words = np.ascontiguousarray(colours).view(np.uint32).reshape(-1)
     single = (ws == 1) & (hs == 1)
-    # Boundaries between runs of equal `single`.
-    cuts = np.flatnonzero(single[1:] != single[:-1]) + 1
-    starts = [0, *cuts.tolist()]
-    ends = [*cuts.tolist(), n]
-    for a, b in zip(starts, ends, strict=True):
-        if single[a]:
-            pos = ys[a:b] * width + xs[a:b]
-            if b - a > 1:
-                # NumPy leaves the winner of duplicate indices unspecified: keep only
-                # the last occurrence of each position explicitly.
-                _, first_rev = np.unique(pos[::-1], return_index=True)
-                keep = (b - 1) - first_rev
-                flat[pos[keep - a]] = colours[keep]
-            else:
-                flat[pos] = colours[a:b]
-        else:
-            for i, x, y, w, h in zip(
-                range(a, b),
-                xs[a:b].tolist(),
-                ys[a:b].tolist(),
-                ws[a:b].tolist(),
-                hs[a:b].tolist(),
-                strict=True,
-            ):
-                block[y : y + h, x : x + w] = colours[i]
+    big = np.flatnonzero(~single)
+    owner: npt.NDArray[np.int32] | None = None
+    if big.size and big.size < len(xs):
+        # Index of the last large subrectangle painted on each pixel.
+        owner = np.full((height, width), -1, dtype=np.int32)
+    for i, c, x, y, w, h in zip(
+        big.tolist(),
+        words[big].tolist(),
+        xs[big].tolist(),
+        ys[big].tolist(),
+        ws[big].tolist(),
+        hs[big].tolist(),
+        strict=True,
+    ):
+        block32[y : y + h, x : x + w] = c
+        if owner is not None:
+            owner[y : y + h, x : x + w] = i
+    if big.size == len(xs):
+        return
+    idx = np.flatnonzero(single)
+    pos = ys[idx] * width + xs[idx]
+    # Of several 1x1s on one pixel the last wins (NumPy leaves duplicate fancy-index
+    # assignment order unspecified, so pick it explicitly).
+    _, first_rev = np.unique(pos[::-1], return_index=True)
+    keep = (len(idx) - 1) - first_rev
+    idx, pos = idx[keep], pos[keep]
+    if owner is not None:
+        visible = idx > owner.reshape(-1)[pos]
+        idx, pos = idx[visible], pos[visible]
+    block32.reshape(-1)[pos] = words[idx]
 
 
 class RREDecoder(Decoder):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import zlib
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,7 @@ from .base import DecodeContext, Decoder, empty_rgbx
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
-I32Array = npt.NDArray[np.int32]
+IntArray = npt.NDArray[np.signedinteger[Any]]
 
 MAX_WIDTH = 2048  # rfbproto: Tight rectangles are at most 2048 pixels wide (fill excepted)
 MIN_TO_COMPRESS = 12  # filtered data shorter than this is sent without zlib
@@ -104,35 +105,46 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _gradient(diff: I32Array, maxes: I32Array) -> I32Array:
+def _gradient(diff: IntArray, maxes: tuple[int, ...]) -> IntArray:
     """Undo the gradient filter: (h, w, c) differences to (h, w, c) channel values.
 
     V[y, x] = (D[y, x] + clamp(V[y, x-1] + V[y-1, x] - V[y-1, x-1], 0, max)) & max, with
     V = 0 outside the rectangle. Every pixel on one anti-diagonal (x + y = d) depends
-    only on the two diagonals before it, so the work is one numpy step per diagonal.
-    The image is stored skewed, row y shifted right by y, which makes each diagonal a
-    plain column slice.
+    only on the two diagonals before it, so the work is one short run of numpy calls
+    per diagonal, w + h - 1 in all, and none per pixel.
     """
     h, w, c = diff.shape
-    if h > w:  # the predictor is symmetric in x and y: skew along the short side
+    if h > w:  # the predictor is symmetric in x and y: put the short side across diagonals
         return _gradient(diff.transpose(1, 0, 2), maxes).transpose(1, 0, 2)
-    # skew[1 + y, 2 + x + y] holds pixel (y, x); row 0 and columns 0-1 stay zero, as
-    # do the cells off the image, which is exactly the "outside is zero" rule.
-    skew = np.zeros((h + 1, w + h + 1, c), dtype=np.int32)
+    # Values stay in [-max, 2 * max]; int16 halves the memory when that fits.
+    dtype = np.int16 if max(maxes) < 1 << 14 else np.int64
+    # Diagonal-major skewed store: pixel (y, x) lives at skew[x + y + 2, y + 1], so each
+    # diagonal is one contiguous (n, c) block. Diagonals 0-1 and row 0 stay zero, as do
+    # the cells off the image: exactly the "outside is zero" rule for the neighbours.
+    skew = np.zeros((w + h + 1, h + 1, c), dtype=dtype)
     s0, s1, s2 = skew.strides
-    view = np.lib.stride_tricks.as_strided(skew[1:, 2:], (h, w, c), (s0 + s1, s1, s2))
+    view = np.lib.stride_tricks.as_strided(skew[2:, 1:], (h, w, c), (s0 + s1, s0, s2))
     view[...] = diff
-    lo = np.zeros_like(maxes)
+    # Full-size operands: broadcasting a (c,) vector or a Python scalar on every call
+    # costs more than the arithmetic on these short vectors.
+    top = np.empty((h, c), dtype=dtype)
+    top[...] = maxes
+    zero = np.zeros((h, c), dtype=dtype)
+    pred = np.empty((h, c), dtype=dtype)
+    add, sub, band = np.add, np.subtract, np.bitwise_and
+    maximum, minimum = np.maximum, np.minimum
     for d in range(w + h - 1):
         y0 = max(0, d - w + 1)
-        y1 = min(h - 1, d)
-        col = d + 2
-        cur = skew[y0 + 1 : y1 + 2, col]
-        pred = skew[y0 + 1 : y1 + 2, col - 1] + skew[y0 : y1 + 1, col - 1]
-        pred -= skew[y0 : y1 + 1, col - 2]
-        np.clip(pred, lo, maxes, out=pred)
-        cur += pred
-        cur &= maxes
+        y1 = min(h - 1, d) + 1
+        n = y1 - y0
+        p = pred[:n]
+        add(skew[d + 1, y0 + 1 : y1 + 1], skew[d + 1, y0:y1], out=p)  # left + up
+        sub(p, skew[d, y0:y1], out=p)  # - up-left
+        maximum(p, zero[:n], out=p)
+        minimum(p, top[:n], out=p)
+        cur = skew[d + 2, y0 + 1 : y1 + 1]
+        add(cur, p, out=cur)
+        band(cur, top[:n], out=cur)
     return np.ascontiguousarray(view)
 
 
@@ -174,7 +186,7 @@ class TightDecoder(Decoder):
         # The compact length itself bounds a JPEG to 4 MiB; no tighter cap is sound
         # since tiny high-quality images can be larger than their raw pixels.
         length = yield from self._compact_length()
-        data = yield length
+        data = (yield length) if length else b""
         if rect.area == 0:
             return
         size = _jpeg_size(data)
@@ -250,23 +262,22 @@ class TightDecoder(Decoder):
     def _ungradient(ctx: DecodeContext, data: bytes, w: int, h: int) -> U8Array:
         pf = ctx.pf
         if _rgb_tpixel(pf):
-            raw = np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3).astype(np.int32)
-            maxes = np.full(3, 255, dtype=np.int32)
-            values = _gradient(raw, maxes)
+            raw = np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3).astype(np.int16)
+            values = _gradient(raw, (255, 255, 255))
             out = empty_rgbx(w * h)
             out[:, :3] = values.reshape(w * h, 3)
             out[:, 3] = 0
             return out
-        ints = pf.values(data, w * h).astype(np.int32)
+        ints = pf.values(data, w * h).astype(np.int64)
         shifts = (pf.red_shift, pf.green_shift, pf.blue_shift)
-        maxes = np.array((pf.red_max, pf.green_max, pf.blue_max), dtype=np.int32)
-        diff = np.empty((h, w, 3), dtype=np.int32)
-        for i, shift in enumerate(shifts):
-            diff[..., i] = ((ints >> shift) & maxes[i]).reshape(h, w)
+        maxes = (pf.red_max, pf.green_max, pf.blue_max)
+        diff = np.empty((h, w, 3), dtype=np.int64)
+        for i in range(3):
+            diff[..., i] = ((ints >> shifts[i]) & maxes[i]).reshape(h, w)
         values = _gradient(diff, maxes).reshape(w * h, 3).astype(np.uint32)
         pixels = np.zeros(w * h, dtype=np.uint32)
-        for i, shift in enumerate(shifts):
-            pixels |= values[:, i] << np.uint32(shift)
+        for i in range(3):
+            pixels |= values[:, i] << np.uint32(shifts[i])
         return pf.values_to_rgbx(pixels)
 
     # --- data: raw below 12 bytes, else compact length + zlib ------------------------
@@ -294,10 +305,11 @@ class TightDecoder(Decoder):
         inflater = self._streams[stream]
         try:
             data = inflater.decompress(packed, size)
-            # Anything left, in the input or buffered inside zlib, belongs to no rectangle.
-            extra = inflater.unconsumed_tail or inflater.unused_data or (
-                len(data) == size and inflater.decompress(b"", 1)
-            )
+            # Anything left, in the input or pending inside zlib (a back-reference
+            # running past the end), belongs to no rectangle.
+            extra = bool(inflater.unconsumed_tail or inflater.unused_data)
+            if not extra and len(data) == size:
+                extra = bool(inflater.decompress(b"", 1))
         except zlib.error as exc:
             raise ProtocolError(f"tight: zlib error on stream {stream}: {exc}") from exc
         if len(data) != size:

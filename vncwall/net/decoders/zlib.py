@@ -87,6 +87,4 @@ class ZlibDecoder(Decoder):
                 ctx.fb.put(rect.x, y, rect.w, rows, ctx.pixels(block, rect.w * rows))
                 y += rows
         if produced < need:
-            raise ProtocolError(
-                f"zlib: rectangle data inflates to {produced} of {need} bytes"
-            )
+            raise ProtocolError(f"zlib: rectangle data inflates to {produced} of {need} bytes")

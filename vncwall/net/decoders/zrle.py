@@ -10,7 +10,7 @@ from ..errors import ProtocolError
 from ..framebuffer import Rect
 from ..stream import Reader
 from .base import DecodeContext, Decoder
-from .rle_tiles import decode_tiles, run_in_memory, tile_data_bound
+from .rle_tiles import MemorySource, decode_tiles, tile_data_bound
 
 TILE = 64
 
@@ -42,10 +42,11 @@ class ZRLEDecoder(Decoder):
                 f"for a {rect.w}x{rect.h} rectangle"
             )
         payload = (yield length) if length else b""
-        data = self._inflate(payload, raw_bound)
-        used = run_in_memory(decode_tiles(rect, ctx, TILE, "zrle", None), data, "zrle")
-        if used != len(data):
-            raise ProtocolError(f"zrle: {len(data) - used} trailing bytes")
+        src = MemorySource(self._inflate(payload, raw_bound), "zrle")
+        # From memory the tile decoder never yields: this runs it to the end at once.
+        yield from decode_tiles(rect, ctx, TILE, "zrle", None, src)
+        if src.left:
+            raise ProtocolError(f"zrle: {src.left} trailing bytes")
 
     def _inflate(self, payload: bytes, limit: int) -> bytes:
         """Decompress one rectangle's payload, refusing more than `limit` bytes of output."""

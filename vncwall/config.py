@@ -1,0 +1,270 @@
+"""Read and validate a wall's config.toml; every error names the file and the key."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .net.address import Address, AddressError, parse_address
+from .net.client import ClientOptions
+from .net.constants import ENCODING_NAMES, Encoding
+from .net.pixelformat import DEPTH_FORMATS
+from .net.security import Credentials
+
+
+class ConfigError(Exception):
+    """A config file problem, as one line: 'FILE: KEY: what is wrong'."""
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """One face of the wall: a server and how to talk to it."""
+
+    name: str
+    address: Address
+    password_file: Path | None = None
+    password_env: str | None = None
+    username: str | None = None
+    view_only: bool = False
+    shared: bool = True
+    encodings: tuple[int, ...] = ClientOptions().encodings
+    quality: int | None = None
+    compress: int | None = None
+    depth: int = 24
+
+    def credentials(self) -> Credentials:
+        """Read the secret now (files may change between reconnects)."""
+        password = None
+        if self.password_file is not None:
+            try:
+                with open(self.password_file, encoding="utf-8") as f:
+                    password = f.readline().rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(
+                    f"{self.password_file}: cannot read password file: {exc.strerror}"
+                ) from None
+        elif self.password_env is not None:
+            password = os.environ.get(self.password_env)
+        return Credentials(password=password, username=self.username)
+
+    def client_options(self) -> ClientOptions:
+        return ClientOptions(
+            credentials=self.credentials(),
+            shared=self.shared,
+            encodings=self.encodings,
+            pixel_format=DEPTH_FORMATS[self.depth],
+            quality=self.quality,
+            compress_level=self.compress,
+        )
+
+
+@dataclass(frozen=True)
+class WallConfig:
+    """The [wall] table."""
+
+    layout: str = "prism"
+    opacity: float = 0.5
+    front_opacity: float = 1.0
+    rotate_seconds: float = 0.6
+    fullscreen: bool = True
+    size: tuple[int, int] = (1280, 800)
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    labels: bool = True
+    reconnect_max_seconds: float = 30.0
+    connect_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    wall: WallConfig = field(default_factory=WallConfig)
+    sessions: tuple[SessionConfig, ...] = ()
+    path: Path | None = None
+
+
+class _Reader:
+    """Pulls typed values out of one TOML table, naming the key on every error."""
+
+    def __init__(self, source: str, prefix: str, table: dict[str, Any]) -> None:
+        self.source = source
+        self.prefix = prefix
+        self.table = dict(table)
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
+
+    def take(self, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+        if key not in self.table:
+            return None
+        value = self.table.pop(key)
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.fail(key, f"expected {what}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.fail(key, f"expected {what}, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float, lo: float, hi: float) -> float:
+        value = self.take(key, (int, float), "a number")
+        if value is None:
+            return default
+        if not lo <= value <= hi:
+            raise self.fail(key, f"{value} is not between {lo:g} and {hi:g}")
+        return float(value)
+
+    def integer(self, key: str, lo: int, hi: int) -> int | None:
+        value = self.take(key, int, f"an integer {lo}-{hi}")
+        if value is not None and not lo <= value <= hi:
+            raise self.fail(key, f"{value} is not between {lo} and {hi}")
+        return value  # type: ignore[no-any-return]
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.take(key, bool, "true or false")
+        return default if value is None else bool(value)
+
+    def string(self, key: str) -> str | None:
+        return self.take(key, str, "a string")  # type: ignore[no-any-return]
+
+    def finish(self) -> None:
+        for key in self.table:
+            raise self.fail(key, "unknown key")
+
+
+def _colour(r: _Reader, key: str) -> tuple[float, float, float]:
+    text = r.string(key)
+    if text is None:
+        return WallConfig.background
+    h = text.lstrip("#")
+    if len(h) != 6 or any(c not in "0123456789abcdefABCDEF" for c in h):
+        raise r.fail(key, f"expected a colour like '#203040', got {text!r}")
+    return (int(h[0:2], 16) / 255, int(h[2:4], 16) / 255, int(h[4:6], 16) / 255)
+
+
+def _wall(source: str, table: dict[str, Any]) -> WallConfig:
+    r = _Reader(source, "wall.", table)
+    layout = r.string("layout") or "prism"
+    if layout not in ("prism",):
+        raise r.fail("layout", f"unknown layout {layout!r} (known: prism)")
+    size = r.take("size", list, "[width, height]")
+    if size is None:
+        size = list(WallConfig.size)
+    if len(size) != 2 or not all(isinstance(v, int) and 16 <= v <= 16384 for v in size):
+        raise r.fail("size", f"expected [width, height] in pixels, got {size!r}")
+    wall = WallConfig(
+        layout=layout,
+        opacity=r.number("opacity", WallConfig.opacity, 0.0, 1.0),
+        front_opacity=r.number("front_opacity", WallConfig.front_opacity, 0.0, 1.0),
+        rotate_seconds=r.number("rotate_seconds", WallConfig.rotate_seconds, 0.0, 60.0),
+        fullscreen=r.boolean("fullscreen", WallConfig.fullscreen),
+        size=(size[0], size[1]),
+        background=_colour(r, "background"),
+        labels=r.boolean("labels", WallConfig.labels),
+        reconnect_max_seconds=r.number(
+            "reconnect_max_seconds", WallConfig.reconnect_max_seconds, 1.0, 3600.0
+        ),
+        connect_timeout=r.number("connect_timeout", WallConfig.connect_timeout, 0.5, 300.0),
+    )
+    r.finish()
+    return wall
+
+
+def _session(source: str, index: int, table: dict[str, Any], base: Path) -> SessionConfig:
+    r = _Reader(source, f"session[{index}].", table)
+    address_text = r.string("address")
+    if address_text is None:
+        raise r.fail("address", "missing (e.g. address = \"vnc://host:5901\")")
+    try:
+        address = parse_address(address_text)
+    except AddressError as exc:
+        raise r.fail("address", str(exc)) from None
+    name = r.string("name") or address_text
+    password_file = r.string("password_file")
+    password_env = r.string("password_env")
+    if password_file is not None and password_env is not None:
+        raise r.fail("password_env", "give password_file or password_env, not both")
+    pw_path = None
+    if password_file is not None:
+        pw_path = Path(password_file).expanduser()
+        if not pw_path.is_absolute():
+            pw_path = base / pw_path
+    names = r.take("encodings", list, "a list of encoding names")
+    encodings = SessionConfig.encodings
+    if names is not None:
+        encs: list[int] = []
+        for n in names:
+            if not isinstance(n, str) or n.lower() not in ENCODING_NAMES:
+                raise r.fail("encodings", f"unknown encoding {n!r} "
+                             f"(known: {', '.join(ENCODING_NAMES)})")
+            encs.append(ENCODING_NAMES[n.lower()])
+        if Encoding.RAW not in encs:
+            encs.append(Encoding.RAW)
+        encodings = tuple(encs)
+    depth = r.integer("depth", 8, 24)
+    if depth is not None and depth not in DEPTH_FORMATS:
+        raise r.fail("depth", f"{depth} is not one of 8, 16, 24")
+    session = SessionConfig(
+        name=name,
+        address=address,
+        password_file=pw_path,
+        password_env=password_env,
+        username=r.string("username"),
+        view_only=r.boolean("view_only", False),
+        shared=r.boolean("shared", True),
+        encodings=encodings,
+        quality=r.integer("quality", 0, 9),
+        compress=r.integer("compress", 0, 9),
+        depth=depth or 24,
+    )
+    r.finish()
+    return session
+
+
+def parse_config(text: str, source: str = "<config>", base: Path | None = None) -> Config:
+    """Parse config text; raises ConfigError naming `source` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    top = _Reader(source, "", data)
+    wall_table = top.take("wall", dict, "a [wall] table") or {}
+    session_tables = top.take("session", list, "[[session]] tables") or []
+    top.finish()
+    wall = _wall(source, wall_table)
+    sessions = []
+    for i, table in enumerate(session_tables):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: session[{i}]: expected a [[session]] table")
+        sessions.append(_session(source, i, table, base or Path.cwd()))
+    if not sessions:
+        raise ConfigError(f"{source}: session: no [[session]] configured")
+    return Config(wall, tuple(sessions), None)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a config file; warns (via the returned problems) about loose password files."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    cfg = parse_config(text, str(p), p.parent.resolve())
+    return Config(cfg.wall, cfg.sessions, p)
+
+
+def loose_password_files(cfg: Config) -> list[Path]:
+    """Password files that other users can read (worth a warning)."""
+    loose = []
+    for s in cfg.sessions:
+        if s.password_file is None:
+            continue
+        try:
+            mode = s.password_file.stat().st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            loose.append(s.password_file)
+    return loose

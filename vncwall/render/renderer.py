@@ -1,0 +1,154 @@
+"""Draw the prism: every face back to front, blended at its opacity (render thread only)."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+from OpenGL import GL
+
+from ..net.framebuffer import Framebuffer
+from .labels import LabelTexture
+from .layout import face_opacities, label_rect
+from .prism import Camera, Prism, as_gl_matrix
+from .shader import Program
+from .texture import SessionTexture
+
+
+@dataclass
+class FaceView:
+    """What one face shows this frame."""
+
+    framebuffer: Framebuffer | None
+    label: list[str]
+    live: bool
+    dim: float = 0.0
+    placeholder: tuple[float, float, float] = (0.12, 0.14, 0.18)
+
+
+class WallRenderer:
+    """Owns the GL objects of the wall; create and use it on the render thread only."""
+
+    def __init__(self) -> None:
+        self.program = Program("face.vert", "face.frag")
+        self.vao = int(GL.glGenVertexArrays(1))
+        self.vbo = int(GL.glGenBuffers(1))
+        self.textures: list[SessionTexture] = []
+        self.labels: list[LabelTexture] = []
+        self.prism: Prism | None = None
+        self.show_labels = True
+        GL.glBindVertexArray(self.vao)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
+        stride = 5 * 4
+        GL.glEnableVertexAttribArray(0)
+        GL.glVertexAttribPointer(0, 3, GL.GL_FLOAT, False, stride, ctypes.c_void_p(0))
+        GL.glEnableVertexAttribArray(1)
+        GL.glVertexAttribPointer(1, 2, GL.GL_FLOAT, False, stride, ctypes.c_void_p(12))
+        GL.glBindVertexArray(0)
+
+    def set_prism(self, prism: Prism) -> None:
+        """Upload the rest-frame geometry; rotation is applied by the MVP uniform."""
+        if prism is self.prism:
+            return
+        self.prism = prism
+        data = np.ascontiguousarray(prism.vertex_data(0.0), dtype=np.float32)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
+        GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, GL.GL_STATIC_DRAW)
+        while len(self.textures) < prism.n:
+            self.textures.append(SessionTexture())
+            self.labels.append(LabelTexture())
+
+    def upload(self, faces: list[FaceView]) -> int:
+        """Bring every face's texture up to date; returns the bytes uploaded."""
+        total = 0
+        for tex, face in zip(self.textures, faces, strict=False):
+            if face.framebuffer is not None:
+                total += tex.sync(face.framebuffer)
+        return total
+
+    def draw(
+        self,
+        faces: list[FaceView],
+        theta: float,
+        camera: Camera,
+        viewport: tuple[int, int],
+        opacity: float,
+        front_opacity: float,
+        background: tuple[float, float, float],
+    ) -> list[int]:
+        """Draw one frame into the bound framebuffer; returns the draw order used."""
+        prism = self.prism
+        assert prism is not None and prism.n == len(faces)
+        w, h = viewport
+        GL.glViewport(0, 0, w, h)
+        GL.glClearColor(background[0], background[1], background[2], 1.0)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDisable(GL.GL_CULL_FACE)
+        GL.glEnable(GL.GL_BLEND)
+        # Colour blends back to front; the window's own alpha stays opaque.
+        GL.glBlendFuncSeparate(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA, GL.GL_ZERO, GL.GL_ONE)
+        p = self.program
+        p.use()
+        mvp = camera.projection_matrix(w / h) @ camera.view_matrix() @ prism.model_matrix(theta)
+        GL.glUniformMatrix4fv(p.loc("mvp"), 1, GL.GL_TRUE, as_gl_matrix(mvp))
+        GL.glUniform1i(p.loc("screen"), 0)
+        GL.glUniform1i(p.loc("label"), 1)
+        alphas = face_opacities(prism, theta, camera, opacity, front_opacity)
+        order = prism.draw_order(theta, camera)
+        GL.glBindVertexArray(self.vao)
+        for i in order:
+            face = faces[i]
+            show_label = self.show_labels and bool(face.label)
+            if show_label:
+                self.labels[i].set(face.label)  # may bind a texture: do it before ours
+            GL.glActiveTexture(GL.GL_TEXTURE0)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self.textures[i].id)
+            has_screen = face.framebuffer is not None and self.textures[i].size[0] > 0
+            GL.glUniform1i(p.loc("has_screen"), int(has_screen))
+            GL.glUniform3f(p.loc("placeholder"), *face.placeholder)
+            GL.glUniform1f(p.loc("dim"), face.dim)
+            GL.glUniform1f(p.loc("opacity"), float(alphas[i]))
+            rect = (-1.0, -1.0, -1.0, -1.0)
+            if show_label:
+                label = self.labels[i]
+                GL.glActiveTexture(GL.GL_TEXTURE1)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, label.id)
+                rect = label_rect(label.size, prism.aspects[i], centred=not face.live)
+            GL.glUniform4f(p.loc("label_rect"), *rect)
+            GL.glDrawArrays(GL.GL_TRIANGLE_FAN, 4 * i, 4)
+        GL.glBindVertexArray(0)
+        return order
+
+
+def read_pixels(width: int, height: int) -> np.ndarray:
+    """The bound framebuffer as an (h, w, 3) uint8 array, top row first."""
+    GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+    data = GL.glReadPixels(0, 0, width, height, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
+    arr = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
+    return np.ascontiguousarray(arr[::-1])
+
+
+class OffscreenTarget:
+    """A framebuffer object of a fixed size, for snapshots."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.size = (width, height)
+        self.fbo = int(GL.glGenFramebuffers(1))
+        self.rbo = int(GL.glGenRenderbuffers(1))
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self.rbo)
+        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA8, width, height)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0,
+                                     GL.GL_RENDERBUFFER, self.rbo)
+        status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
+        if status != GL.GL_FRAMEBUFFER_COMPLETE:
+            raise RuntimeError(f"offscreen framebuffer incomplete (0x{int(status):x})")
+
+    def bind(self) -> None:
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
+
+    def read(self) -> np.ndarray:
+        self.bind()
+        return read_pixels(*self.size)

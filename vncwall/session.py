@@ -1,0 +1,202 @@
+"""One wall session: a worker thread that connects, decodes, and reconnects with backoff.
+
+The worker owns its RFBClient and socket. Other threads only read `status()`, take
+framebuffer damage (the render thread), and queue input with `send_*`; no GL here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from .config import ConfigError, SessionConfig
+from .net import events as ev
+from .net.client import RFBClient
+from .net.errors import AuthError, VncError
+from .net.framebuffer import Coverage, Framebuffer
+from .net.transport import Connection
+
+log = logging.getLogger("vncwall.session")
+
+STABLE_SECONDS = 10.0  # a connection that lived this long resets the backoff
+
+
+class State(Enum):
+    CONNECTING = "connecting"
+    AUTHENTICATING = "authenticating"
+    LIVE = "live"
+    DISCONNECTED = "disconnected"
+    RETRYING = "retrying"
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot of what a face shows about its session."""
+
+    state: State
+    reason: str = ""
+    retry_at: float = 0.0  # time.monotonic() of the next attempt, when RETRYING
+    desktop_name: str = ""
+    updates: int = 0
+    first_frame: bool = False
+
+    def line(self, now: float | None = None) -> str:
+        """The one-line state text drawn on the face."""
+        if self.state is State.RETRYING:
+            left = max(0.0, self.retry_at - (time.monotonic() if now is None else now))
+            text = f"retrying in {left:.0f} s"
+            return f"{text} ({self.reason})" if self.reason else text
+        if self.state is State.DISCONNECTED and self.reason:
+            return f"disconnected: {self.reason}"
+        return str(self.state.value)
+
+
+def backoff_delay(attempt: int, cap: float, rng: random.Random) -> float:
+    """Capped exponential backoff with jitter: 1, 2, 4 ... s, each scaled by 0.5-1.0."""
+    base = min(cap, 2.0 ** max(0, attempt - 1))
+    return base * rng.uniform(0.5, 1.0)
+
+
+class Session:
+    """Runs one configured session in its own thread until `stop()`."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        reconnect_cap: float = 30.0,
+        timeout: float = 10.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.reconnect_cap = reconnect_cap
+        self.timeout = timeout
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._status = Status(State.CONNECTING)
+        self._framebuffer: Framebuffer | None = None
+        self._stop = threading.Event()
+        self._inputs: deque[Callable[[RFBClient], None]] = deque()
+        self._conn: Connection | None = None
+        self._coverage: Coverage | None = None
+        self.listeners: list[Callable[[Session, ev.Event], None]] = []
+        self._thread = threading.Thread(target=self._run, name=f"session {config.name}",
+                                        daemon=True)
+
+    # --- any thread ----------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, join: float = 2.0) -> None:
+        self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            conn.wake()
+        if self._thread.is_alive():
+            self._thread.join(join)
+
+    def status(self) -> Status:
+        with self._lock:
+            return self._status
+
+    @property
+    def framebuffer(self) -> Framebuffer | None:
+        """The current connection's framebuffer (replaced on reconnect)."""
+        return self._framebuffer
+
+    def submit(self, action: Callable[[RFBClient], None]) -> None:
+        """Queue an action to run on the worker with the live client (input, requests)."""
+        if self.config.view_only:
+            return
+        self._inputs.append(action)
+        conn = self._conn
+        if conn is not None:
+            conn.wake()
+
+    def send_key(self, down: bool, keysym: int) -> None:
+        self.submit(lambda c: c.key_event(down, keysym))
+
+    def send_pointer(self, buttons: int, x: int, y: int) -> None:
+        self.submit(lambda c: c.pointer_event(buttons, x, y))
+
+    # --- worker thread -------------------------------------------------------------
+    def _set(self, **changes: object) -> None:
+        with self._lock:
+            current = self._status.__dict__ | changes
+            self._status = Status(**current)
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self._set(state=State.CONNECTING, reason="", first_frame=False)
+            try:
+                self._connect_and_serve()
+                reason = "server closed the session"
+                auth_failed = False
+            except AuthError as exc:
+                reason, auth_failed = str(exc), True
+            except (VncError, ConfigError) as exc:
+                reason, auth_failed = str(exc), False
+            except Exception as exc:  # a bug must end this session only, never the wall
+                log.exception("session %s: unexpected error", self.name)
+                reason, auth_failed = f"internal error: {type(exc).__name__}: {exc}", False
+            finally:
+                self._conn = None
+                self._inputs.clear()
+            if self._stop.is_set():
+                break
+            log.warning("session %s: %s", self.name, reason)
+            attempt = 1 if time.monotonic() - started > STABLE_SECONDS else attempt + 1
+            # Wrong credentials will not fix themselves quickly: wait the full cap.
+            delay = self.reconnect_cap if auth_failed else backoff_delay(
+                attempt, self.reconnect_cap, self._rng
+            )
+            self._set(state=State.DISCONNECTED, reason=reason)
+            self._set(state=State.RETRYING, retry_at=time.monotonic() + delay)
+            self._stop.wait(delay)
+
+    def _connect_and_serve(self) -> None:
+        client = RFBClient(self.config.client_options())
+        conn = Connection.open(self.config.address, client, self.timeout)
+        self._conn = conn
+        try:
+            if self._stop.is_set():
+                return
+            while not self._stop.is_set():
+                for event in conn.pump(0.25):
+                    self._handle(client, event)
+                while self._inputs and client.connected:
+                    self._inputs.popleft()(client)
+        finally:
+            conn.close()
+
+    def _handle(self, client: RFBClient, event: ev.Event) -> None:
+        if isinstance(event, ev.SecurityChosen):
+            self._set(state=State.AUTHENTICATING)
+        elif isinstance(event, ev.Connected | ev.Resized):
+            self._framebuffer = client.framebuffer
+            self._coverage = Coverage(event.width, event.height)
+            if isinstance(event, ev.Connected):
+                self._set(state=State.LIVE, desktop_name=event.name)
+                client.request_update(incremental=False)
+        elif isinstance(event, ev.UpdateEnd):
+            status = self.status()
+            complete = status.first_frame
+            if not complete and self._coverage is not None:
+                complete = self._coverage.add(event.rects)
+            self._set(updates=status.updates + 1, first_frame=complete)
+            client.request_update(incremental=True)
+        elif isinstance(event, ev.NameChanged):
+            self._set(desktop_name=event.name)
+        for listener in self.listeners:
+            listener(self, event)
