@@ -27,6 +27,8 @@ class Rotation:
 
     def angle(self, now: float) -> float:
         s = self._progress(now)
+        if s >= 1.0:
+            return self.target
         h00 = 2 * s**3 - 3 * s**2 + 1
         h10 = s**3 - 2 * s**2 + s
         h01 = -2 * s**3 + 3 * s**2

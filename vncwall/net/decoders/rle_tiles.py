@@ -188,35 +188,41 @@ def _repeat_rows(colours: U8Array, lengths: list[int]) -> U8Array:
 
 
 class _Runs:
-    """A resumable scanner for one tile's runs, which must cover exactly `remaining` pixels.
+    """A scanner for one tile's runs, which must cover exactly `remaining` pixels.
 
-    `scan` parses data[pos:end] and stops early only when the tile is complete.
+    `scan` parses whole runs from data[pos:end] and returns where it stopped: at the end
+    of the tile, or at the start of a run that `data` holds only part of.
     """
 
     def __init__(self, n: int, name: str) -> None:
         self.remaining = n
         self.name = name
         self.lengths: list[int] = []
-        self.acc = 0  # run length bytes summed so far, while inside a length
 
     def want(self) -> int:
-        """The fewest bytes the rest of the tile can take (a stream batch never over-reads)."""
+        """The fewest bytes the rest of the tile can take, counted from a run's start."""
         raise NotImplementedError
 
     def scan(self, data: bytes, pos: int, end: int) -> int:
         raise NotImplementedError
 
     def read(self, src: MemorySource | None) -> Reader[None]:
-        """Parse the runs from memory (never yields) or from the stream in safe batches."""
+        """Parse the runs from memory (never yields) or from the stream in safe batches.
+
+        A stream batch is never more than the tile can still take, so it never reads
+        past the tile; a run cut by the batch's end is held and scanned again whole.
+        """
         if src is not None:
             src.pos = self.scan(src.data, src.pos, len(src.data))
             if self.remaining:
                 raise src.short(self.want())
             return
+        held = b""
         while self.remaining:
-            chunk = yield self.want()
-            done = self.scan(chunk, 0, len(chunk))
-            assert done == len(chunk), "a run batch went past the tile"
+            chunk = yield max(1, self.want() - len(held))
+            data = held + chunk if held else chunk
+            held = data[self.scan(data, 0, len(data)) :]
+        assert not held, "a run batch went past the tile"
 
     def overflow(self, run: int, remaining: int) -> ProtocolError:
         return ProtocolError(
@@ -230,84 +236,82 @@ class _PlainRuns(_Runs):
     def __init__(self, n: int, cpp: int, name: str) -> None:
         super().__init__(n, name)
         self.cpp = cpp
-        self.need = cpp  # CPIXEL bytes still due for the current run; 0 inside its length
         self.pixels = bytearray()
 
     def want(self) -> int:
-        if not self.need:
-            return 1
-        return self.need + 1 + (self.remaining - 1) // 255
+        return self.cpp + 1 + (self.remaining - 1) // 255
 
     def scan(self, data: bytes, pos: int, end: int) -> int:
-        remaining, need, acc, cpp = self.remaining, self.need, self.acc, self.cpp
+        remaining, cpp = self.remaining, self.cpp
         pixels, lengths = self.pixels, self.lengths
-        while pos < end:
-            if need:
-                take = min(need, end - pos)
-                pixels += data[pos : pos + take]
-                pos += take
-                need -= take
-                continue
-            b = data[pos]
-            pos += 1
-            acc += b
-            if acc >= remaining:  # the run is at least acc + 1 pixels long
-                raise self.overflow(acc + 1, remaining)
-            if b != 255:
-                lengths.append(acc + 1)
-                remaining -= acc + 1
-                acc = 0
-                need = cpp
-                if not remaining:
+        while remaining:
+            start = pos
+            pos += cpp
+            run = 1
+            while pos < end:
+                b = data[pos]
+                pos += 1
+                run += b
+                if b != 255:
                     break
-        self.remaining, self.need, self.acc = remaining, need, acc
+                if run > remaining:  # at least; more length bytes may follow
+                    raise self.overflow(run, remaining)
+            else:
+                pos = start  # this run is not all there yet
+                break
+            if run > remaining:
+                raise self.overflow(run, remaining)
+            pixels += data[start : start + cpp]
+            lengths.append(run)
+            remaining -= run
+        self.remaining = remaining
         return pos
 
 
 class _PaletteRuns(_Runs):
-    """Palette RLE (129-255): index bytes, top bit set when a length follows."""
+    """Palette RLE (129-255): index bytes, top bit set when a run length follows."""
 
     def __init__(self, n: int, size: int, name: str) -> None:
         super().__init__(n, name)
         self.size = size
-        self.in_run = False  # an index with the top bit set was read; its length follows
         self.indices = bytearray()
 
     def want(self) -> int:
-        if self.in_run or self.remaining == 1:
-            return 1
-        return 2 + (self.remaining - 1) // 255
+        return 1 if self.remaining == 1 else 2 + (self.remaining - 1) // 255
 
     def scan(self, data: bytes, pos: int, end: int) -> int:
-        remaining, in_run, acc, size = self.remaining, self.in_run, self.acc, self.size
+        remaining, size = self.remaining, self.size
         indices, lengths = self.indices, self.lengths
-        while pos < end:
+        while remaining and pos < end:
             b = data[pos]
             pos += 1
-            if in_run:
-                acc += b
-                if acc >= remaining:  # the run is at least acc + 1 pixels long
-                    raise self.overflow(acc + 1, remaining)
-                if b == 255:
-                    continue
-                lengths.append(acc + 1)
-                remaining -= acc + 1
-                in_run = False
-            else:
-                index = b & 0x7F
-                if index >= size:
-                    raise ProtocolError(
-                        f"{self.name}: palette index {index} out of range "
-                        f"for a {size}-colour palette"
-                    )
-                indices.append(index)
-                if b & 0x80:
-                    in_run = True
-                    acc = 0
-                    continue
+            if b < size:  # the common case: one pixel, no length
+                indices.append(b)
                 lengths.append(1)
                 remaining -= 1
-            if not remaining:
+                continue
+            index = b & 0x7F
+            if index >= size:
+                raise ProtocolError(
+                    f"{self.name}: palette index {index} out of range for a {size}-colour palette"
+                )
+            start = pos - 1
+            run = 1
+            while pos < end:
+                b = data[pos]
+                pos += 1
+                run += b
+                if b != 255:
+                    break
+                if run > remaining:  # at least; more length bytes may follow
+                    raise self.overflow(run, remaining)
+            else:
+                pos = start  # this run is not all there yet
                 break
-        self.remaining, self.in_run, self.acc = remaining, in_run, acc
+            if run > remaining:
+                raise self.overflow(run, remaining)
+            indices.append(index)
+            lengths.append(run)
+            remaining -= run
+        self.remaining = remaining
         return pos

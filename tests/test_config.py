@@ -1,0 +1,103 @@
+"""config.toml parsing: defaults, every key, and errors that name the file and the key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vncwall.config import ConfigError, load_config, loose_password_files, parse_config
+from vncwall.net.constants import Encoding
+
+FULL = """
+[wall]
+layout = "prism"
+opacity = 0.4
+front_opacity = 0.9
+rotate_seconds = 1.5
+fullscreen = false
+size = [1024, 600]
+background = "#102030"
+labels = false
+reconnect_max_seconds = 12
+
+[[session]]
+name = "build-01"
+address = "vnc://127.0.0.1:5901"
+password_file = "secrets/build-01.pass"
+view_only = true
+encodings = ["tight", "zrle", "hextile", "copyrect"]
+quality = 8
+
+[[session]]
+address = "example.org:2"
+password_env = "B_PASS"
+depth = 16
+"""
+
+
+def test_full_config() -> None:
+    cfg = parse_config(FULL, "wall.toml", Path("/etc/vncwall"))
+    w = cfg.wall
+    assert (w.opacity, w.front_opacity, w.rotate_seconds, w.fullscreen) == (0.4, 0.9, 1.5, False)
+    assert w.size == (1024, 600) and w.labels is False and w.reconnect_max_seconds == 12
+    assert w.background == pytest.approx((0x10 / 255, 0x20 / 255, 0x30 / 255))
+    a, b = cfg.sessions
+    assert a.name == "build-01" and a.address.port == 5901 and a.view_only
+    assert a.password_file == Path("/etc/vncwall/secrets/build-01.pass")
+    assert a.encodings[:4] == (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.COPYRECT)
+    assert a.encodings[-1] == Encoding.RAW and a.quality == 8
+    assert b.name == "example.org:2" and b.address.port == 5902 and b.depth == 16
+
+
+def test_defaults() -> None:
+    cfg = parse_config('[[session]]\naddress = "h"\n')
+    assert cfg.wall.opacity == 0.5 and cfg.wall.front_opacity == 1.0 and cfg.wall.fullscreen
+    assert cfg.sessions[0].client_options().quality is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[wall]\nopacity = 2\n[[session]]\naddress='h'", "w.toml: wall.opacity: 2 is not between"),
+        ("[wall]\nopacity = 'x'\n[[session]]\naddress='h'", "wall.opacity: expected a number"),
+        ("[wall]\nfullscreen = 1\n[[session]]\naddress='h'", "wall.fullscreen: expected true"),
+        ("[wall]\nsize = [1, 2, 3]\n[[session]]\naddress='h'", "wall.size: expected [width"),
+        ("[wall]\nbackground = 'red'\n[[session]]\naddress='h'", "wall.background"),
+        ("[wall]\nlayout = 'cube'\n[[session]]\naddress='h'", "wall.layout: unknown layout"),
+        ("[wall]\nbogus = 1\n[[session]]\naddress='h'", "wall.bogus: unknown key"),
+        ("[[session]]\nname='x'", "session[0].address: missing"),
+        ("[[session]]\naddress='h:x'", "session[0].address: cannot read"),
+        ("[[session]]\naddress='h'\n[[session]]\naddress='h'\nquality=12", "session[1].quality"),
+        ("[[session]]\naddress='h'\nencodings=['tight','webp']", "unknown encoding 'webp'"),
+        ("[[session]]\naddress='h'\ndepth=12", "session[0].depth: 12 is not one of"),
+        ("[[session]]\naddress='h'\npassword_file='a'\npassword_env='B'", "not both"),
+        ("[wall]\n", "no [[session]] configured"),
+        ("[wall\n", "w.toml: "),
+    ],
+)
+def test_errors_name_file_and_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        parse_config(text, "w.toml")
+
+
+def test_load_and_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("hunter2\nsecond line ignored\n")
+    os.chmod(secret, 0o644)
+    cfg_path = tmp_path / "wall.toml"
+    cfg_path.write_text(
+        "[[session]]\naddress='h'\npassword_file='pw'\n"
+        "[[session]]\naddress='h'\npassword_env='VW_TEST_PW'\n"
+    )
+    cfg = load_config(cfg_path)
+    monkeypatch.setenv("VW_TEST_PW", "from-env")
+    assert cfg.sessions[0].credentials().password == "hunter2"
+    assert cfg.sessions[1].credentials().password == "from-env"
+    assert "hunter2" not in repr(cfg.sessions[0].credentials())
+    assert loose_password_files(cfg) == [secret]
+    os.chmod(secret, 0o600)
+    assert loose_password_files(cfg) == []
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
