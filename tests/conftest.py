@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import SERVER_KINDS, VncServer, missing_binaries, vnc_server
-
-
-class ServerPool:
-    """Starts each (kind, password, scene) server on first use and keeps it for the session."""
-
-    def __init__(self) -> None:
-        self._stack = contextlib.ExitStack()
-        self._servers: dict[tuple[str, str | None, bool], VncServer] = {}
-
-    def get(self, kind: str, password: str | None = None, scene: bool = True) -> VncServer:
-        """The running server; skips the test if a binary it needs is not installed."""
-        missing = missing_binaries(kind, scene=scene)
-        if missing:
-            pytest.skip(f"{kind}: not installed: {', '.join(missing)}")
-        key = (kind, password, scene)
-        if key not in self._servers:
-            self._servers[key] = self._stack.enter_context(vnc_server(kind, password, scene))
-        return self._servers[key]
-
-    def close(self) -> None:
-        self._servers.clear()
-        self._stack.close()
+from tests.servers import SERVER_KINDS, ServerPool, VncServer
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from typing import IO
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from tests.xwd import read_xwd
 
@@ -89,6 +90,11 @@ def missing_binaries(kind: str | None = None, scene: bool = True) -> list[str]:
     if scene:
         needed += SCENE_BINARIES
     return [name for name in needed if shutil.which(name) is None]
+
+
+def missing_xvfb_binaries() -> list[str]:
+    """What `xvfb()` and its screenshots need but is not installed."""
+    return [name for name in ("Xvfb", *TOOL_BINARIES) if shutil.which(name) is None]
 
 
 def _die_with_parent() -> None:
@@ -310,7 +316,10 @@ def _server_commands(
         flags = ["-alwaysshared", "-desktop", "vncwall-test"]
         return [("xtightvnc", ["Xtightvnc", *common, *screen, *flags, *auth])]
     if kind == "x11vnc":
-        xvfb = ["Xvfb", f":{display}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"]
+        # -noreset: Xvfb would otherwise reset (and lose the root colour) whenever its
+        # last client leaves; the VNC X servers never reset.
+        xvfb = ["Xvfb", f":{display}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-noreset"]
+        xvfb += ["-nolisten", "tcp"]
         # -nocursor: never paint the pointer into the framebuffer; -ncache 0: no pixel
         # cache below the screen; -wait 10: poll the screen often; the rest keeps it quiet.
         flags = (
@@ -474,8 +483,9 @@ def vnc_server(
             try:
                 build_scene(server, rich=scene)
                 if kind == "x11vnc":
-                    # x11vnc copies the screen by polling; give it time to catch up.
-                    time.sleep(1.5)
+                    # x11vnc copies the screen by polling and can lag up to ~1 s behind it;
+                    # give it ample time to catch up with the finished scene.
+                    time.sleep(3)
                 yield server
             finally:
                 server.close()
@@ -491,9 +501,32 @@ def xvfb(depth: int = 24, width: int = 64, height: int = 48) -> Iterator[XDispla
         try:
             screen = f"{width}x{height}x{depth}"
             server.spawn(
-                ["Xvfb", f":{display}", "-screen", "0", screen, "-nolisten", "tcp"], "xvfb"
+                ["Xvfb", f":{display}", "-screen", "0", screen, "-noreset", "-nolisten", "tcp"],
+                "xvfb",
             )
             _wait_for(lambda: _display_answers(server), f"X display :{display}", server, 20)
             yield server
         finally:
             server.close()
+
+
+class ServerPool:
+    """Starts each (kind, password, scene) server on first use and keeps it for the session."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._servers: dict[tuple[str, str | None, bool], VncServer] = {}
+
+    def get(self, kind: str, password: str | None = None, scene: bool = True) -> VncServer:
+        """The running server; skips the test if a binary it needs is not installed."""
+        missing = missing_binaries(kind, scene=scene)
+        if missing:
+            pytest.skip(f"{kind}: not installed: {', '.join(missing)}")
+        key = (kind, password, scene)
+        if key not in self._servers:
+            self._servers[key] = self._stack.enter_context(vnc_server(kind, password, scene))
+        return self._servers[key]
+
+    def close(self) -> None:
+        self._servers.clear()
+        self._stack.close()

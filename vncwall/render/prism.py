@@ -206,8 +206,8 @@ def _solve_radius(widths: Sequence[float], total: float) -> float:
 
 def _polygon_layout(
     widths: Sequence[float],
-) -> tuple[list[float], list[float], list[bool]]:
-    """Central angles, edge lengths and shrunk flags of a convex polygon inscribed in a circle.
+) -> tuple[float, list[float], list[float], list[bool]]:
+    """Radius, central angles, edges and shrunk flags of a convex polygon inscribed in a circle.
 
     The polygon's edges are the faces' widths in order.  Normally the circumcentre (the
     rotation axis) lies inside the polygon and R solves sum 2*asin(w_i / 2R) = 2*pi.  That
@@ -238,7 +238,7 @@ def _polygon_layout(
         angles[widest] = math.pi
         shrunk = [i == widest for i in range(n)]
     edges = [2.0 * radius * math.sin(a / 2.0) for a in angles]
-    return angles, edges, shrunk
+    return radius, angles, edges, shrunk
 
 
 class Prism:
@@ -266,8 +266,7 @@ class Prism:
         elif n == 2:
             azimuths, apothems, shrunk = [0.0, math.pi], [CARD_GAP / 2.0] * 2, [False, False]
         else:
-            angles, edges, shrunk = _polygon_layout(widths)
-            radius = edges[0] / (2.0 * math.sin(angles[0] / 2.0))
+            radius, angles, edges, shrunk = _polygon_layout(widths)
             azimuths = [0.0]
             for i in range(1, n):
                 azimuths.append(azimuths[-1] + (angles[i - 1] + angles[i]) / 2.0)
@@ -469,11 +468,13 @@ class Prism:
             t = num[:, None] / denom
         ok = np.abs(denom) > 1e-15
         t = np.where(ok, t, np.inf)
-        pts = origin[None, None, :] + t[:, :, None] * dirs[None, :, :]  # (N, R, 3)
-        rel = pts - self._corners[:, None, 0, :]
-        with np.errstate(invalid="ignore"):
-            u = np.einsum("nrk,nk->nr", rel, self._rights) / self.widths[:, None]
-            v = -rel[..., 1] / self.heights[:, None]
+        # hit - top_left = (origin - top_left) + t * dir, measured along right and down
+        rel = origin[None, :] - self._corners[:, 0, :]  # (N, 3)
+        with np.errstate(invalid="ignore"):  # inf * 0 where a ray is parallel: NaN, no hit
+            along = np.einsum("nk,nk->n", rel, self._rights)[:, None] + t * (self._rights @ dirs.T)
+            down = rel[:, 1][:, None] + t * dirs[:, 1][None, :]
+            u = along / self.widths[:, None]
+            v = -down / self.heights[:, None]
         inside = ok & (t > 0.0) & (u >= 0.0) & (u <= 1.0) & (v >= 0.0) & (v <= 1.0)
         return t, inside
 

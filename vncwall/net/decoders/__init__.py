@@ -8,7 +8,9 @@ from .hextile import HextileDecoder
 from .raw import RawDecoder
 from .rre import CoRREDecoder, RREDecoder
 from .tight import TightDecoder
+from .trle import TRLEDecoder
 from .zlib import ZlibDecoder
+from .zrle import ZRLEDecoder
 
 DECODER_CLASSES: tuple[type[Decoder], ...] = (
     RawDecoder,
@@ -18,6 +20,8 @@ DECODER_CLASSES: tuple[type[Decoder], ...] = (
     HextileDecoder,
     ZlibDecoder,
     TightDecoder,
+    TRLEDecoder,
+    ZRLEDecoder,
 )
 
 

@@ -7,13 +7,13 @@ TRLE runs straight off the connection. ZRLE inflates a rectangle's whole payload
 (bounded) and passes it in as a `MemorySource`: every read then becomes a slice of that
 buffer and the generator never actually yields.
 
-Run-length tiles do not say how long they are. Their runs are parsed by one resumable
-byte scanner (`_PlainRuns`, `_PaletteRuns`), a tight loop over runs, not pixels. From
-memory it scans straight to the end of the tile in one call. From the stream (TRLE,
-which must not read past a tile) it is fed batches of the fewest bytes the rest of the
-tile can possibly take; a run of n pixels needs at least 2 + (n - 1) // 255 bytes. The
-pixels are then built with one gather and one `np.repeat` per tile, and packed palettes
-are unpacked with shifts.
+Run-length tiles do not say how long they are. Their runs are parsed by one scanner per
+kind (`_PlainRuns`, `_PaletteRuns`), a tight loop over runs, not pixels. From memory it
+scans straight to the end of the tile in one call. From the stream (TRLE, which must not
+read past a tile) it is fed batches of the fewest bytes the rest of the tile can possibly
+take (a run of n pixels needs at least 2 + (n - 1) // 255 bytes), and a run cut by a
+batch's end is held and scanned again with the next. The pixels are then built with one
+gather and one `np.repeat` per tile, and packed palettes are unpacked with shifts.
 """
 
 from __future__ import annotations
