@@ -784,8 +784,9 @@ class LifeScene(Scene):
     caption = "Conway's game of life"
     panel_title = "life"
     body_colour = (16, 22, 26)
-    step = 0.1  # seconds per generation
-    band = 8  # cell rows per dirty rectangle
+    step = 0.15  # seconds per generation
+    band = 4  # cell rows per dirty rectangle
+    gap = 6  # unchanged cells that split a band's changes into two rectangles
 
     def paint_static(self) -> None:
         body = self.body
@@ -830,7 +831,7 @@ class LifeScene(Scene):
         for _ in range(steps):
             self.gen += 1
             self.grid = life_step(self.grid)
-            if self.gen % 15 == 0:
+            if self.gen % 25 == 0:
                 self._inject()
         self.gen = target
         changed = old != self.grid
@@ -841,7 +842,11 @@ class LifeScene(Scene):
             if not rows[r0:r1].any():
                 continue
             cols = np.flatnonzero(changed[r0:r1].any(axis=0))
-            dirty.append(self._paint(r0, r1, int(cols[0]), int(cols[-1]) + 1))
+            # one rectangle per cluster of changed columns in this band of rows
+            breaks = np.flatnonzero(np.diff(cols) > self.gap)
+            for lo, hi in zip(np.concatenate(([0], breaks + 1)),
+                              np.concatenate((breaks, [len(cols) - 1])), strict=True):
+                dirty.append(self._paint(r0, r1, int(cols[lo]), int(cols[hi]) + 1))
         return dirty, None
 
 

@@ -35,7 +35,6 @@ MAX_DAMAGE = 64  # pending rectangles per viewer before they collapse into their
 MAX_RECTS = 48  # rectangles per update before they collapse into their bounds
 MERGE_SLACK = 4096  # pixels two rectangles may waste when merged into one
 ZRLE_TILE = 64
-ZRLE_MAX_RUNS = 256  # plain-RLE tiles cost the viewer per run; beyond this send raw
 DEFAULT_ZLIB_LEVEL = 1
 _VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 _KEYS_KEPT = 1024
@@ -186,7 +185,11 @@ class PixelEncoder:
             values: U32Array = wire.view(np.uint32)[..., 0]
         else:
             values = self.values(rgb)
-        return zrle_data(values, np.ascontiguousarray(self.compact(wire)))
+        if self._bytes == (0, 1, 2) and self.drop == 3:
+            cpix = rgb  # CPIXELs are the scene's own R, G, B bytes
+        else:
+            cpix = np.ascontiguousarray(self.compact(wire))
+        return zrle_data(values, cpix)
 
     def compact(self, wire: U8Array) -> U8Array:
         """ZRLE CPIXELs (h, w, cpp) from wire pixels."""
@@ -214,44 +217,30 @@ def _packed_palette(indices: U8Array, size: int) -> bytes:
 
 
 def zrle_tile(values: U32Array, cpix: U8Array) -> bytes:
-    """One ZRLE tile: solid, packed palette, plain RLE or raw, whichever is smallest.
+    """One ZRLE tile: solid, packed palette (2-16 colours) or raw, whichever is smallest.
 
-    Plain RLE is only considered for tiles of a few runs, because viewers parse runs
-    one at a time while raw and palette tiles unpack in bulk.
+    The palette is guessed from every 8th pixel of every 8th row and kept only if it
+    covers the whole tile. Run-length subencodings are not used: zlib squeezes runs
+    as well, and viewers unpack raw and palette tiles in bulk but runs one by one.
     """
     th, tw = values.shape
-    cpp = cpix.shape[2]
-    n = th * tw
-    flat = values.ravel()
-    change = np.flatnonzero(flat[1:] != flat[:-1])
-    if len(change) == 0:
+    first = values[0, 0]
+    if not (values != first).any():
         return b"\x01" + cpix[0, 0].tobytes()
-    best_size = n * cpp
-    rle: bytes | None = None
-    if len(change) < ZRLE_MAX_RUNS:
-        starts = np.concatenate(([0], change + 1))
-        lengths = np.diff(starts, append=n)
-        extra = (lengths - 1) // 255
-        sizes = cpp + 1 + extra
-        offsets = np.cumsum(sizes) - sizes
-        out = np.full(int(offsets[-1] + sizes[-1]), 255, dtype=np.uint8)
-        out[offsets[:, None] + np.arange(cpp)] = cpix[starts // tw, starts % tw]
-        out[offsets + cpp + extra] = (lengths - 1) % 255
-        if len(out) < best_size:
-            rle = out.tobytes()
-            best_size = len(rle)
-    # A packed palette takes at least a bit per pixel; try it only when it can win.
-    if th * ((tw + 7) // 8) + 2 * cpp < best_size and len(np.unique(flat[:: max(1, n // 48)])) <= 16:
-        palette, where, inverse = np.unique(flat, return_index=True, return_inverse=True)
-        size = len(palette)
-        if size <= 16:
-            bits = 1 if size <= 2 else 2 if size <= 4 else 4
-            if size * cpp + th * ((tw * bits + 7) // 8) < best_size:
-                indices = inverse.reshape(th, tw).astype(np.uint8)
-                colours = cpix[where // tw, where % tw]
-                return bytes([size]) + colours.tobytes() + _packed_palette(indices, size)
-    if rle is not None:
-        return b"\x80" + rle
+    cpp = cpix.shape[2]
+    sample = values[::8, ::8]
+    palette, where = np.unique(sample, return_index=True)
+    size = len(palette)
+    if size <= 16:
+        bits = 1 if size <= 2 else 2 if size <= 4 else 4
+        if size * cpp + th * ((tw * bits + 7) // 8) < th * tw * cpp:
+            indices = np.searchsorted(palette, values)
+            np.minimum(indices, size - 1, out=indices)
+            if (palette[indices] == values).all():
+                wy, wx = np.divmod(where, sample.shape[1])
+                colours = cpix[wy * 8, wx * 8]
+                return (bytes([size]) + colours.tobytes()
+                        + _packed_palette(indices.astype(np.uint8), size))
     return b"\x00" + cpix.tobytes()
 
 
