@@ -13,9 +13,10 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 from .config import Config
+from .input.router import InputRouter, Target
 from .net.pixelformat import U8Array
 from .render.animation import Rotation
-from .render.prism import Camera, Prism, closest_angle
+from .render.prism import Camera, Prism, closest_angle, face_pixel
 from .render.renderer import FaceView, OffscreenTarget, WallRenderer, read_pixels
 from .session import Session, State
 
@@ -66,6 +67,10 @@ class Wall:
     rotation: Rotation = field(default_factory=Rotation)
     renderer: WallRenderer | None = None
     frames: int = 0
+    router: InputRouter = field(default_factory=InputRouter)
+    zoom: Rotation = field(default_factory=lambda: Rotation(duration=0.35))
+    zoomed: bool = False
+    viewport: tuple[int, int] = (1280, 800)
     _prism: Prism | None = None
     _sizes: list[tuple[int, int]] = field(default_factory=list)
 
@@ -107,9 +112,53 @@ class Wall:
             self._sizes = sizes
         return self._prism
 
-    def camera(self, viewport: tuple[int, int]) -> Camera:
+    def fit_distance(self, viewport: tuple[int, int]) -> float:
         w, h = viewport
-        return Camera.orbit(self.prism().fit_distance(w / h, FOVY), FOVY)
+        return self.prism().fit_distance(w / h, FOVY)
+
+    def zoom_distance(self, viewport: tuple[int, int]) -> float:
+        """Camera distance showing the front face 1:1, or fitted if it is bigger than the window."""
+        prism = self.prism()
+        w, h = viewport
+        fit = prism.fill_distance(self.front, w / h, FOVY)
+        fb = self.sessions[self.front].framebuffer
+        if fb is None or fb.height == 0:
+            return fit
+        one_to_one = float(prism.apothems[self.front]) + (
+            float(prism.heights[self.front]) * h / (2.0 * math.tan(FOVY / 2.0) * fb.height)
+        )
+        return max(one_to_one, fit)
+
+    def camera(self, viewport: tuple[int, int], now: float | None = None) -> Camera:
+        if now is None or not (self.zoomed or self.zoom.moving(now)):
+            return Camera.orbit(self.fit_distance(viewport), FOVY)
+        # zoom.angle runs 0 (prism view) .. 1 (front face zoomed); interpolate the distance.
+        s = self.zoom.angle(now)
+        d = (1 - s) * self.fit_distance(viewport) + s * self.zoom_distance(viewport)
+        return Camera.orbit(d, FOVY)
+
+    def toggle_zoom(self, now: float) -> None:
+        self.zoomed = not self.zoomed
+        self.zoom.retarget(1.0 if self.zoomed else 0.0, now)
+
+    def input_target(self, now: float) -> Target | None:
+        """The front session as an input target, or None (view-only or not live)."""
+        session = self.sessions[self.front]
+        fb = session.framebuffer
+        if session.config.view_only or fb is None or session.status().state is not State.LIVE:
+            return None
+        index = self.front
+
+        def to_pixel(sx: float, sy: float) -> tuple[int, int] | None:
+            # While turning, input goes to the face that will be in front, as it will be.
+            theta = self.rotation.target
+            vw, vh = self.viewport
+            hit = self.prism().pick(sx, sy, vw, vh, theta, self.camera(self.viewport, now))
+            if hit is None or hit.face != index or fb.width == 0:
+                return None
+            return face_pixel(hit.u, hit.v, fb.width, fb.height)
+
+        return Target(index, session.send_key, session.send_pointer, to_pixel)
 
     def go_to(self, index: int, now: float) -> None:
         """Rotate (eased, retargetable) so that session `index` faces the viewer."""
@@ -144,7 +193,7 @@ class Wall:
         uploaded = self.renderer.upload(faces)
         angle = self.rotation.angle(now) if theta is None else theta
         wall = self.config.wall
-        self.renderer.draw(faces, angle, self.camera(viewport), viewport, wall.opacity,
+        self.renderer.draw(faces, angle, self.camera(viewport, now), viewport, wall.opacity,
                            wall.front_opacity, wall.background)
         self.frames += 1
         return uploaded
@@ -153,13 +202,13 @@ class Wall:
     def run(self, size: tuple[int, int] | None = None, fullscreen: bool | None = None,
             max_fps: int = 60) -> None:
         wall = self.config.wall
-        viewport = open_window(size or wall.size,
-                               wall.fullscreen if fullscreen is None else fullscreen)
+        self.viewport = open_window(size or wall.size,
+                                    wall.fullscreen if fullscreen is None else fullscreen)
         self.start()
         clock = pygame.time.Clock()
         try:
             while self._handle_events(time.monotonic()):
-                self.frame(viewport, time.monotonic())
+                self.frame(self.viewport, time.monotonic())
                 pygame.display.flip()
                 clock.tick(max_fps)
         finally:
@@ -167,21 +216,43 @@ class Wall:
             pygame.display.quit()
 
     def _handle_events(self, now: float) -> bool:
-        for event in pygame.event.get():
+        events = pygame.event.get()
+        for event in events:
             if event.type == pygame.QUIT:
+                self.router.release_all()
                 return False
-            if event.type == pygame.KEYDOWN:
-                mods = pygame.key.get_mods()
-                chord = bool(mods & pygame.KMOD_CTRL) and bool(mods & pygame.KMOD_ALT)
-                if chord and event.key == pygame.K_PAGEDOWN:
-                    self.step(+1, now)
-                elif chord and event.key == pygame.K_PAGEUP:
-                    self.step(-1, now)
-                elif chord and event.key == pygame.K_HOME:
-                    self.go_to(0, now)
-                elif chord and event.key == pygame.K_q:
-                    return False
+            if event.type == pygame.WINDOWSIZECHANGED:
+                self.viewport = (event.x, event.y)
+        self.router.set_target(self.input_target(now))
+        for action in self.router.handle(events):
+            if action == "quit":
+                self.router.release_all()
+                return False
+            self.hotkey(action, now)
         return True
+
+    def hotkey(self, action: str, now: float) -> None:
+        """Carry out a hotkey action (see vncwall.input.router.DEFAULT_HOTKEYS)."""
+        if action == "next":
+            self.step(+1, now)
+        elif action == "previous":
+            self.step(-1, now)
+        elif action == "first":
+            self.go_to(0, now)
+        elif action == "zoom":
+            self.toggle_zoom(now)
+        elif action == "fullscreen":
+            try:
+                pygame.display.toggle_fullscreen()
+            except pygame.error as exc:
+                log.warning("cannot toggle fullscreen: %s", exc)
+            self.viewport = pygame.display.get_window_size()
+        elif action == "grab":
+            grab = not pygame.event.get_grab()
+            pygame.event.set_grab(grab)
+            pygame.event.set_keyboard_grab(grab)
+        # Input now belongs to the (possibly new) front session.
+        self.router.set_target(self.input_target(now))
 
     # --- snapshot -----------------------------------------------------------------
     def snapshot(self, size: tuple[int, int], angle_deg: float, timeout: float) -> U8Array:

@@ -787,6 +787,7 @@ class LifeScene(Scene):
     step = 0.15  # seconds per generation
     band = 4  # cell rows per dirty rectangle
     gap = 6  # unchanged cells that split a band's changes into two rectangles
+    warmup = 120  # generations run before the first frame
 
     def paint_static(self) -> None:
         body = self.body
@@ -800,6 +801,8 @@ class LifeScene(Scene):
         self.cell_images: U8Array = images
         rng = np.random.default_rng(self.seed)
         self.grid: BoolArray = rng.random((self.gh, self.gw)) < 0.3
+        for _ in range(self.warmup):  # start past the first chaotic generations
+            self.grid = life_step(self.grid)
         self.gen = 0
 
     def _paint(self, r0: int, r1: int, c0: int, c1: int) -> Rect:

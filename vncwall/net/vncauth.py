@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
 # cryptography >= 43 keeps DES among the "decrepit" algorithms.
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 # Bit-reversal of every byte: VNC feeds the password to DES with each key byte mirrored.
 _REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
