@@ -83,6 +83,7 @@ class Config:
     wall: WallConfig = field(default_factory=WallConfig)
     sessions: tuple[SessionConfig, ...] = ()
     path: Path | None = None
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 class _Reader:
@@ -221,6 +222,25 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
     return session
 
 
+def _keys(source: str, table: dict[str, Any]) -> dict[str, str]:
+    """The [keys] table: action = "ctrl+alt+key", checked against the known actions."""
+    from .input.router import DEFAULT_HOTKEYS, Hotkey, HotkeyError
+
+    r = _Reader(source, "keys.", table)
+    keys: dict[str, str] = {}
+    for action in DEFAULT_HOTKEYS:
+        text = r.string(action)
+        if text is None:
+            continue
+        try:
+            Hotkey.parse(text)
+        except HotkeyError as exc:
+            raise r.fail(action, str(exc)) from None
+        keys[action] = text
+    r.finish()
+    return keys
+
+
 def parse_config(text: str, source: str = "<config>", base: Path | None = None) -> Config:
     """Parse config text; raises ConfigError naming `source` and the key."""
     try:
@@ -230,6 +250,7 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None) 
     top = _Reader(source, "", data)
     wall_table = top.take("wall", dict, "a [wall] table") or {}
     session_tables = top.take("session", list, "[[session]] tables") or []
+    keys = _keys(source, top.take("keys", dict, "a [keys] table") or {})
     top.finish()
     wall = _wall(source, wall_table)
     sessions = []
@@ -239,7 +260,7 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None) 
         sessions.append(_session(source, i, table, base or Path.cwd()))
     if not sessions:
         raise ConfigError(f"{source}: session: no [[session]] configured")
-    return Config(wall, tuple(sessions), None)
+    return Config(wall, tuple(sessions), None, keys)
 
 
 def load_config(path: str | Path) -> Config:
@@ -252,7 +273,7 @@ def load_config(path: str | Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     cfg = parse_config(text, str(p), p.parent.resolve())
-    return Config(cfg.wall, cfg.sessions, p)
+    return Config(cfg.wall, cfg.sessions, p, cfg.keys)
 
 
 def loose_password_files(cfg: Config) -> list[Path]:

@@ -13,7 +13,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 from .config import Config
-from .input.router import InputRouter, Target
+from .input.router import InputRouter, Target, parse_hotkeys
 from .net.pixelformat import U8Array
 from .render.animation import Rotation
 from .render.prism import Camera, Prism, closest_angle, face_pixel
@@ -67,7 +67,7 @@ class Wall:
     rotation: Rotation = field(default_factory=Rotation)
     renderer: WallRenderer | None = None
     frames: int = 0
-    router: InputRouter = field(default_factory=InputRouter)
+    router: InputRouter = field(default_factory=lambda: InputRouter(hotkeys={}))
     zoom: Rotation = field(default_factory=lambda: Rotation(duration=0.35))
     zoomed: bool = False
     viewport: tuple[int, int] = (1280, 800)
@@ -204,6 +204,8 @@ class Wall:
         wall = self.config.wall
         self.viewport = open_window(size or wall.size,
                                     wall.fullscreen if fullscreen is None else fullscreen)
+        self.router = InputRouter(hotkeys=parse_hotkeys(self.config.keys))
+        pygame.key.start_text_input()
         self.start()
         clock = pygame.time.Clock()
         try:

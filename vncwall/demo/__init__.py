@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from .scenes import SCENE_KINDS, SCENES, Frame, Scene, Scroll, make_scene, make_scenes
+from .scenes import (
+    SCENE_KINDS,
+    SCENES,
+    Frame,
+    FrameSource,
+    Scene,
+    Scroll,
+    make_scene,
+    make_scenes,
+)
 from .server import DemoServer
 
 __all__ = [
@@ -10,6 +19,7 @@ __all__ = [
     "SCENE_KINDS",
     "DemoServer",
     "Frame",
+    "FrameSource",
     "Scene",
     "Scroll",
     "make_scene",

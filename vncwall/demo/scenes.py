@@ -10,7 +10,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +91,16 @@ class Frame:
     pixels: U8Array
     dirty: tuple[Rect, ...]
     scroll: Scroll | None = None
+
+
+class FrameSource(Protocol):
+    """What the demo server serves: a desktop name and a frame for each moment."""
+
+    name: str
+
+    def frame(self, t: float) -> Frame:
+        """Advance to `t` seconds (never decreasing) and say what changed."""
+        ...
 
 
 # --- colours and drawing -------------------------------------------------------------
@@ -221,7 +231,8 @@ def draw_segment(
     else:
         ex, ey = xs + 0 * ys, ys + 0 * xs
     dist = np.sqrt(ex * ex + ey * ey)
-    blend(buf[r.y : r.y + r.h, r.x : r.x + r.w], coverage(half + 0.5 - dist), colour)
+    blend(buf[r.y : r.y + r.h, r.x : r.x + r.w], coverage(np.float32(half + 0.5) - dist),
+          colour)
 
 
 # --- the desktop every scene shares ----------------------------------------------------
@@ -336,7 +347,8 @@ class Scene:
             title_h = max(8, bar.h * 3 // 4)
             fill(bg, panel, (20, 20, 22))
             inner = Rect(panel.x + 1, panel.y + 1, panel.w - 2, panel.h - 2)
-            fill(bg, Rect(inner.x, inner.y, inner.w, title_h), mix(self.colour, (200, 200, 200), 0.7))
+            title = Rect(inner.x, inner.y, inner.w, title_h)
+            fill(bg, title, mix(self.colour, (200, 200, 200), 0.7))
             draw_text(bg, inner.x + title_h // 2, inner.y + title_h // 8, self.panel_title,
                       max(6, int(title_h * 0.8)), (30, 30, 30), clip=inner)
             self.body = Rect(inner.x, inner.y + title_h, inner.w, max(1, inner.h - title_h))
@@ -741,7 +753,8 @@ class BarsScene(Scene):
     def _target(self, t: float) -> npt.NDArray[np.int64]:
         s = (0.5 + 0.28 * np.sin(t * self.omega[0] + self.phase[0])
              + 0.17 * np.sin(t * 2.3 * self.omega[1] + self.phase[1]))
-        return (np.clip(s, 0.03, 0.97) * self.chart.h).astype(np.int64)
+        heights: npt.NDArray[np.int64] = (np.clip(s, 0.03, 0.97) * self.chart.h).astype(np.int64)
+        return heights
 
     def _set(self, i: int, new: int) -> Rect | None:
         old = int(self.heights[i])

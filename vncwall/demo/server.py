@@ -21,7 +21,7 @@ from ..net.errors import ProtocolError, VncError
 from ..net.framebuffer import Rect
 from ..net.pixelformat import RGBX32, PixelFormat, U8Array
 from ..net.stream import ByteFeeder, Reader
-from .scenes import Frame, Scene, Scroll, bounds, intersect, make_scene
+from .scenes import Frame, FrameSource, Scroll, bounds, intersect, make_scene
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ SEND_TIMEOUT = 30.0  # a viewer that takes no data for this long is dropped
 MAX_CUT_TEXT = 1024 * 1024  # clipboard text kept; the rest is read and dropped
 MAX_DAMAGE = 64  # pending rectangles per viewer before they collapse into their bounds
 MAX_RECTS = 48  # rectangles per update before they collapse into their bounds
-MERGE_SLACK = 4096  # pixels two rectangles may waste when merged into one
+MERGE_SLACK = 1024  # pixels two rectangles may waste when merged into one (~ a rect's cost)
 ZRLE_TILE = 64
 DEFAULT_ZLIB_LEVEL = 1
 _VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
@@ -91,11 +91,10 @@ def crop(pixels: U8Array, r: Rect) -> U8Array:
     if r.x + r.w <= w and r.y + r.h <= h:
         return pixels[r.y : r.y + r.h, r.x : r.x + r.w].copy()
     out = np.zeros((r.h, r.w, 3), dtype=np.uint8)
-    inside = intersect(r, Rect(0, 0, w, h))
-    if inside is not None:
-        out[inside.y - r.y : inside.y - r.y + inside.h, inside.x - r.x : inside.x - r.x + inside.w] = (
-            pixels[inside.y : inside.y + inside.h, inside.x : inside.x + inside.w]
-        )
+    i = intersect(r, Rect(0, 0, w, h))
+    if i is not None:
+        dy, dx = i.y - r.y, i.x - r.x
+        out[dy : dy + i.h, dx : dx + i.w] = pixels[i.y : i.y + i.h, i.x : i.x + i.w]
     return out
 
 
@@ -213,7 +212,8 @@ def _packed_palette(indices: U8Array, size: int) -> bytes:
     groups = indices.reshape(th, -1, per)
     shifts = np.arange(8 - bits, -1, -bits, dtype=np.uint8)
     packed = np.bitwise_or.reduce(groups << shifts, axis=2).astype(np.uint8)
-    return packed.tobytes()
+    data: bytes = packed.tobytes()
+    return data
 
 
 def zrle_tile(values: U32Array, cpix: U8Array) -> bytes:
@@ -226,7 +226,8 @@ def zrle_tile(values: U32Array, cpix: U8Array) -> bytes:
     th, tw = values.shape
     first = values[0, 0]
     if not (values != first).any():
-        return b"\x01" + cpix[0, 0].tobytes()
+        solid: bytes = cpix[0, 0].tobytes()
+        return b"\x01" + solid
     cpp = cpix.shape[2]
     sample = values[::8, ::8]
     palette, where = np.unique(sample, return_index=True)
@@ -238,10 +239,10 @@ def zrle_tile(values: U32Array, cpix: U8Array) -> bytes:
             np.minimum(indices, size - 1, out=indices)
             if (palette[indices] == values).all():
                 wy, wx = np.divmod(where, sample.shape[1])
-                colours = cpix[wy * 8, wx * 8]
-                return (bytes([size]) + colours.tobytes()
-                        + _packed_palette(indices.astype(np.uint8), size))
-    return b"\x00" + cpix.tobytes()
+                colours: bytes = cpix[wy * 8, wx * 8].tobytes()
+                return bytes([size]) + colours + _packed_palette(indices.astype(np.uint8), size)
+    raw: bytes = cpix.tobytes()
+    return b"\x00" + raw
 
 
 def zrle_data(values: U32Array, cpix: U8Array) -> bytes:
@@ -619,27 +620,27 @@ class _Session:
 
 
 class DemoServer:
-    """Serves one animated Scene over RFB on a local port, each viewer in its own thread.
+    """Serves one animated scene over RFB on a local port, each viewer in its own thread.
 
-    `scene` is a Scene, a demo index (`make_scene(index, width, height)`) or a scene
-    kind name; `width` and `height` apply to the last two. Security type None only.
-    The scene advances at most `fps` times a second, and only while some viewer has
-    an update request pending; each viewer gets at most `fps` updates a second.
+    `scene` is a Scene (or anything with a `name` and `frame(t)`), a demo index
+    (`make_scene(index, width, height)`) or a scene kind name; `width` and `height`
+    apply to the last two. Security type None only. The scene advances at most `fps`
+    times a second, and only while some viewer has an update request pending; each
+    viewer gets at most `fps` updates a second.
     """
 
     def __init__(
-        self, scene: Scene | int | str = 0, width: int = 1280, height: int = 800,
+        self, scene: FrameSource | int | str = 0, width: int = 1280, height: int = 800,
         host: str = "127.0.0.1", port: int = 0, fps: float = 30.0, name: str | None = None,
     ) -> None:
         if fps <= 0:
             raise ValueError("fps must be positive")
-        if isinstance(scene, Scene):
-            self.scene = scene
-        elif isinstance(scene, int):
-            self.scene = make_scene(scene, width, height)
-        else:
-            self.scene = make_scene(0, width, height, kind=scene)
-        self.name = name or self.scene.name
+        if isinstance(scene, int):
+            scene = make_scene(scene, width, height)
+        elif isinstance(scene, str):
+            scene = make_scene(0, width, height, kind=scene)
+        self.scene: FrameSource = scene
+        self.name = name or scene.name
         self.fps = fps
         self.interval = 1.0 / fps
         self.frames = 0
@@ -653,6 +654,9 @@ class DemoServer:
         self._closing = threading.Event()
         self._t0 = time.monotonic()
         self._pixels: U8Array = self.scene.frame(0.0).pixels
+        h, w, *depth = self._pixels.shape
+        if depth != [3] or self._pixels.dtype != np.uint8 or not (0 < w < 65536 and 0 < h < 65536):
+            raise ValueError(f"a scene frame must be (h, w, 3) uint8, not {self._pixels.shape}")
         self._next_tick = self._t0 + self.interval
 
         self._listener = socket.create_server((host, port))

@@ -12,6 +12,7 @@ before that is never sent at all.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,7 +73,14 @@ class Hotkey:
             if name not in _MOD_NAMES:
                 raise HotkeyError(f"unknown modifier {name!r} in {text!r}")
             mods.append(_MOD_NAMES[name])
-        key = pygame.key.key_code(key_name) if key_name != "enter" else pygame.K_RETURN
+        if key_name == "enter":
+            key_name = "return"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "pygame.init() has not been called": names work
+            try:
+                key = pygame.key.key_code(key_name)
+            except ValueError:
+                raise HotkeyError(f"unknown key {key_name!r} in {text!r}") from None
         return cls(tuple(mods), key)
 
     def matches(self, key: int, mod: int) -> bool:
