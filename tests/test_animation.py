@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ def test_ease_from_rest() -> None:
     assert r.angle(10.5) == pytest.approx(0.5)
     assert r.angle(11.0) == 1.0 and not r.moving(11.0)
     samples = [r.angle(10.0 + i / 100) for i in range(101)]
-    assert all(b >= a for a, b in zip(samples, samples[1:], strict=False))
+    assert all(b >= a for a, b in pairwise(samples))
 
 
 def test_retarget_keeps_angle_and_speed_continuous() -> None:
@@ -60,8 +61,8 @@ def test_front_weights_move_smoothly() -> None:
     angles = np.linspace(0, -math.pi / 3, 50)
     w0 = [front_weights(prism, float(t), cam)[0] for t in angles]
     w1 = [front_weights(prism, float(t), cam)[1] for t in angles]
-    assert all(b <= a + 1e-12 for a, b in zip(w0, w0[1:], strict=False))
-    assert all(b >= a - 1e-12 for a, b in zip(w1, w1[1:], strict=False))
+    assert all(b <= a + 1e-12 for a, b in pairwise(w0))
+    assert all(b >= a - 1e-12 for a, b in pairwise(w1))
     assert w0[-1] == pytest.approx(0.0) and w1[-1] == pytest.approx(1.0)
 
 

@@ -55,7 +55,7 @@ class XevSink:
             out.append((m.group(1), int(m.group(2)), int(m.group(3), 16)))
         return out
 
-    def keys(self) -> list[tuple[str, int]]:
+    def keysyms(self) -> list[tuple[str, int]]:
         """(KeyPress|KeyRelease, keysym) in order (xev names a release by the current state)."""
         return [(e, k) for e, _, k in self.key_codes()]
 
@@ -164,8 +164,8 @@ def test_typing_reaches_front_session(rig: dict[str, object]) -> None:
     xdo(rig, "type", "--delay", "30", "hi!")
     xdo(rig, "key", "EuroSign")
     want = [0x68, 0x69, 0x21, 0x10020AC]
-    wait_for(lambda: [k for e, k in sink.keys() if e == "KeyPress" and k in want] == want,
-             f"keys never arrived: {sink.keys()}")
+    wait_for(lambda: [k for e, k in sink.keysyms() if e == "KeyPress" and k in want] == want,
+             f"keys never arrived: {sink.keysyms()}")
     events = sink.key_codes()
     for k in want:
         pressed = [code for e, code, sym in events if e == "KeyPress" and sym == k]
@@ -204,14 +204,14 @@ def test_hotkey_switches_and_never_leaks(rig: dict[str, object]) -> None:
     assert isinstance(sinks, list)
     sx, sy = screen_point(0, 640, 400)
     xdo(rig, "mousemove", "--window", str(rig["window"]), str(sx), str(sy))
-    keys0 = len(sinks[0].keys())
+    keys0 = len(sinks[0].keysyms())
     xdo(rig, "key", "ctrl+alt+Next")
     time.sleep(1.0)  # the prism turns (0.2 s) and session 1 is in front
     xdo(rig, "type", "z")
-    wait_for(lambda: (("KeyPress", 0x7A) in sinks[1].keys()), f"z missing: {sinks[1].keys()}")
-    leaked = sinks[0].keys()[keys0:]
+    wait_for(lambda: (("KeyPress", 0x7A) in sinks[1].keysyms()), f"z missing: {sinks[1].keysyms()}")
+    leaked = sinks[0].keysyms()[keys0:]
     assert leaked == [], f"hotkey leaked to session 0: {leaked}"
     # Ctrl, Alt and PageDown never reached session 1 either.
-    assert all(k not in (0xFFE3, 0xFFE9, 0xFF56) for _, k in sinks[1].keys())
+    assert all(k not in (0xFFE3, 0xFFE9, 0xFF56) for _, k in sinks[1].keysyms())
     xdo(rig, "key", "ctrl+alt+Prior")  # back to session 0 for the other tests
     time.sleep(1.0)
