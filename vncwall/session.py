@@ -84,6 +84,9 @@ class Session:
         self._inputs: deque[Callable[[RFBClient], None]] = deque()
         self._conn: Connection | None = None
         self._coverage: Coverage | None = None
+        self.cursor: ev.CursorShape | None = None
+        self.cursor_serial = 0
+        self.cursor_pos: tuple[int, int] | None = None
         self.listeners: list[Callable[[Session, ev.Event], None]] = []
         self._thread = threading.Thread(target=self._run, name=f"session {config.name}",
                                         daemon=True)
@@ -126,6 +129,8 @@ class Session:
         self.submit(lambda c: c.key_event(down, keysym))
 
     def send_pointer(self, buttons: int, x: int, y: int) -> None:
+        if not self.config.view_only:
+            self.cursor_pos = (x, y)  # drawn locally at once: no round trip
         self.submit(lambda c: c.pointer_event(buttons, x, y))
 
     # --- worker thread -------------------------------------------------------------
@@ -196,6 +201,11 @@ class Session:
                 complete = self._coverage.add(event.rects)
             self._set(updates=status.updates + 1, first_frame=complete)
             client.request_update(incremental=True)
+        elif isinstance(event, ev.CursorShape):
+            self.cursor = event
+            self.cursor_serial += 1
+        elif isinstance(event, ev.PointerMoved):
+            self.cursor_pos = (event.x, event.y)
         elif isinstance(event, ev.NameChanged):
             self._set(desktop_name=event.name)
         for listener in self.listeners:

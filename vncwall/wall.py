@@ -17,7 +17,7 @@ from .input.router import InputRouter, Target, parse_hotkeys
 from .net.pixelformat import U8Array
 from .render.animation import Rotation
 from .render.prism import Camera, Prism, closest_angle, face_pixel
-from .render.renderer import FaceView, OffscreenTarget, WallRenderer, read_pixels
+from .render.renderer import Cursor, FaceView, OffscreenTarget, WallRenderer, read_pixels
 from .session import Session, State
 
 log = logging.getLogger("vncwall.wall")
@@ -179,7 +179,11 @@ class Wall:
             live = st.state is State.LIVE and st.first_frame
             line = st.line(now)
             label = [f"{s.name}  \u00b7  {line}"] if live else [s.name, line]
-            views.append(FaceView(fb, label, live, dim=0.0 if live else 0.5))
+            cursor = None
+            shape, pos = s.cursor, s.cursor_pos
+            if live and shape is not None and pos is not None:
+                cursor = Cursor(shape.rgba, (shape.hot_x, shape.hot_y), pos, s.cursor_serial)
+            views.append(FaceView(fb, label, live, dim=0.0 if live else 0.5, cursor=cursor))
         return views
 
     def frame(self, viewport: tuple[int, int], now: float, theta: float | None = None) -> int:

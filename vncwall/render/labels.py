@@ -40,33 +40,45 @@ def render_text(lines: list[str], size: int = 40, pad: int = 10) -> U8Array:
     return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 4)
 
 
-class LabelTexture:
-    """A texture holding one label; re-rendered only when its text changes."""
+class ImageTexture:
+    """A small RGBA texture replaced whole whenever its source changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, nearest: bool = False) -> None:
         self.id = int(GL.glGenTextures(1))
-        self.lines: list[str] | None = None
-        self.size = (1, 1)
+        self.key: object = None
+        self.size = (0, 0)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
+        filt = GL.GL_NEAREST if nearest else GL.GL_LINEAR
         for pname, value in (
-            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_MIN_FILTER, filt),
+            (GL.GL_TEXTURE_MAG_FILTER, filt),
             (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
             (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
         ):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, pname, value)
 
-    def set(self, lines: list[str]) -> None:
-        if lines == self.lines:
+    def upload(self, key: object, rgba: U8Array) -> None:
+        """Replace the image (bound on the active unit) unless `key` is unchanged."""
+        if key == self.key:
             return
-        self.lines = list(lines)
-        rgba = render_text(lines)
+        self.key = key
         h, w = rgba.shape[:2]
         self.size = (w, h)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+        GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, 0)
+        GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, 0)
+        GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, 0)
         GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, w, h, 0, GL.GL_RGBA,
                         GL.GL_UNSIGNED_BYTE, np.ascontiguousarray(rgba))
 
     def delete(self) -> None:
         GL.glDeleteTextures([self.id])
+
+
+class LabelTexture(ImageTexture):
+    """A texture holding one label; re-rendered only when its text changes."""
+
+    def set(self, lines: list[str]) -> None:
+        if lines != self.key:
+            self.upload(list(lines), render_text(lines))

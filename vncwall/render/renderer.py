@@ -9,11 +9,22 @@ import numpy as np
 from OpenGL import GL
 
 from ..net.framebuffer import Framebuffer
-from .labels import LabelTexture
+from ..net.pixelformat import U8Array
+from .labels import ImageTexture, LabelTexture
 from .layout import face_opacities, label_rect
 from .prism import Camera, Prism, as_gl_matrix
 from .shader import Program
 from .texture import SessionTexture
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A local cursor to draw: its image, hotspot, position (session pixels), identity."""
+
+    rgba: U8Array
+    hot: tuple[int, int]
+    pos: tuple[int, int]
+    serial: int
 
 
 @dataclass
@@ -25,6 +36,7 @@ class FaceView:
     live: bool
     dim: float = 0.0
     placeholder: tuple[float, float, float] = (0.12, 0.14, 0.18)
+    cursor: Cursor | None = None
 
 
 class WallRenderer:
@@ -36,6 +48,7 @@ class WallRenderer:
         self.vbo = int(GL.glGenBuffers(1))
         self.textures: list[SessionTexture] = []
         self.labels: list[LabelTexture] = []
+        self.cursors: list[ImageTexture] = []
         self.prism: Prism | None = None
         self.show_labels = True
         GL.glBindVertexArray(self.vao)
@@ -58,6 +71,7 @@ class WallRenderer:
         while len(self.textures) < prism.n:
             self.textures.append(SessionTexture())
             self.labels.append(LabelTexture())
+            self.cursors.append(ImageTexture(nearest=True))
 
     def upload(self, faces: list[FaceView]) -> int:
         """Bring every face's texture up to date; returns the bytes uploaded."""
@@ -95,6 +109,7 @@ class WallRenderer:
         GL.glUniformMatrix4fv(p.loc("mvp"), 1, GL.GL_TRUE, as_gl_matrix(mvp))
         GL.glUniform1i(p.loc("screen"), 0)
         GL.glUniform1i(p.loc("label"), 1)
+        GL.glUniform1i(p.loc("cursor"), 2)
         alphas = face_opacities(prism, theta, camera, opacity, front_opacity)
         order = prism.draw_order(theta, camera)
         GL.glBindVertexArray(self.vao)
@@ -117,9 +132,23 @@ class WallRenderer:
                 GL.glBindTexture(GL.GL_TEXTURE_2D, label.id)
                 rect = label_rect(label.size, prism.aspects[i], centred=not face.live)
             GL.glUniform4f(p.loc("label_rect"), *rect)
+            GL.glUniform4f(p.loc("cursor_rect"), *self._cursor(i, face))
             GL.glDrawArrays(GL.GL_TRIANGLE_FAN, 4 * i, 4)
         GL.glBindVertexArray(0)
         return order
+
+    def _cursor(self, i: int, face: FaceView) -> tuple[float, float, float, float]:
+        """Bind face i's cursor image on unit 2; its placement in uv (off-face if none)."""
+        c, fb = face.cursor, face.framebuffer
+        if c is None or fb is None or fb.width == 0 or c.rgba.size == 0:
+            return (-2.0, -2.0, -2.0, -2.0)
+        GL.glActiveTexture(GL.GL_TEXTURE2)
+        self.cursors[i].upload(c.serial, c.rgba)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self.cursors[i].id)
+        ch, cw = c.rgba.shape[:2]
+        x0 = (c.pos[0] - c.hot[0]) / fb.width
+        y0 = (c.pos[1] - c.hot[1]) / fb.height
+        return (x0, y0, x0 + cw / fb.width, y0 + ch / fb.height)
 
 
 def read_pixels(width: int, height: int) -> np.ndarray:
