@@ -12,7 +12,6 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
-import vncwall.net.decoders as decoders
 from vncwall.demo import SCENE_KINDS, DemoServer, Frame, Scroll, make_scene, make_scenes
 from vncwall.demo.scenes import life_step
 from vncwall.demo.server import PixelEncoder, coalesce, subtract
@@ -20,7 +19,6 @@ from vncwall.net import events as ev
 from vncwall.net.address import Address
 from vncwall.net.client import ClientOptions, RFBClient
 from vncwall.net.constants import Encoding
-from vncwall.net.decoders.zrle import ZRLEDecoder
 from vncwall.net.framebuffer import Rect
 from vncwall.net.pixelformat import BGR233, RGB565, RGBX32, PixelFormat
 from vncwall.net.transport import Connection
@@ -33,13 +31,6 @@ HIGH24 = PixelFormat(32, 24, False, True, 255, 255, 255, 24, 16, 8)  # ZRLE drop
 COLOUR_MAP8 = PixelFormat(8, 8, False, False, 0, 0, 0, 0, 0, 0)
 
 E = TypeVar("E")
-
-
-@pytest.fixture(autouse=True)
-def zrle_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use the client's ZRLE decoder even where the registry does not list it yet."""
-    if ZRLEDecoder not in decoders.DECODER_CLASSES:
-        monkeypatch.setattr(decoders, "DECODER_CLASSES", (*decoders.DECODER_CLASSES, ZRLEDecoder))
 
 
 class Viewer:

@@ -2,7 +2,7 @@
 # Sets up a fresh Debian machine (tools/setup.sh) and runs lint, types and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+bash tools/setup.sh --test
 .venv/bin/ruff check vncwall tests
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -189,6 +189,56 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def demo_config(addresses: list[str], names: list[str], fullscreen: bool) -> Config:
+    """A wall config for the built-in demo servers."""
+    from .config import SessionConfig, WallConfig
+    from .net.address import parse_address
+
+    sessions = tuple(
+        SessionConfig(name=n, address=parse_address(a)) for n, a in zip(names, addresses,
+                                                                        strict=True)
+    )
+    return Config(WallConfig(opacity=0.55, fullscreen=fullscreen, background=(0.02, 0.03, 0.06)),
+                  sessions)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from .demo.server import DemoServer
+    from .wall import Wall, WindowError
+
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(DemoServer(i)) for i in range(args.sides)]
+        cfg = demo_config([s.address for s in servers], [f"demo-{i + 1}" for i in
+                                                         range(args.sides)], not args.window)
+        wall = Wall(cfg)
+        try:
+            if args.snapshot is not None:
+                from .png import write_png
+
+                write_png(args.snapshot, wall.snapshot(args.size or (1280, 800), args.angle,
+                                                       timeout=20.0))
+                print(f"wrote demo snapshot -> {args.snapshot}", file=sys.stderr)
+            else:
+                print(f"vncwall: demo with {args.sides} sessions; Ctrl+Alt+PageDown/PageUp "
+                      "turns, Ctrl+Alt+Q quits", file=sys.stderr)
+                wall.run(size=args.size, fullscreen=not args.window)
+        except WindowError as exc:
+            raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+def _sides(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= n <= 16:
+        raise argparse.ArgumentTypeError("between 1 and 16 sides")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vncwall", description="Many live VNC sessions on a rotating prism.")
     parser.add_argument("--config", help="wall config file (same as: vncwall run --config F)")
@@ -207,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--timeout", type=_seconds, default=10.0,
                       help="seconds to wait for every session's first frame (default 10)")
     snap.set_defaults(func=cmd_snapshot)
+    demo = sub.add_parser("demo", help="built-in demo servers on a spinning wall (no setup)")
+    demo.add_argument("--sides", type=_sides, default=6, help="number of sessions (default 6)")
+    demo.add_argument("--window", action="store_true", help="a window instead of fullscreen")
+    demo.add_argument("--size", type=_size, help="window size WxH")
+    demo.add_argument("--snapshot", type=Path, help="write one frame to this PNG and exit")
+    demo.add_argument("--angle", type=float, default=0.0, help="with --snapshot: degrees")
+    demo.set_defaults(func=cmd_demo)
     cap = sub.add_parser("capture", help="write one full frame of a server as PNG")
     cap.add_argument("address", help="host[:display], host::port, [v6]:N, vnc://host:port, "
                      "unix:/path")

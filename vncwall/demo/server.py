@@ -179,11 +179,13 @@ class PixelEncoder:
 
     def zrle(self, rgb: U8Array) -> bytes:
         """A rectangle's ZRLE tile data, before compression."""
-        wire = self.wire(rgb)
+        values: U32Array
         if self.bpp == 4:  # tiles only compare pixels: any one-to-one form will do
-            values: U32Array = wire.view(np.uint32)[..., 0]
+            wire = self.wire(rgb)
+            values = wire.view(np.uint32)[..., 0]
         else:
             values = self.values(rgb)
+            wire = self.wire(rgb, values)
         if self._bytes == (0, 1, 2) and self.drop == 3:
             cpix = rgb  # CPIXELs are the scene's own R, G, B bytes
         else:
