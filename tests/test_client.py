@@ -276,3 +276,24 @@ def test_client_messages() -> None:
         + struct.pack(">BBHH", 5, 1, 3, 0)
         + struct.pack(">B3xI", 6, 2) + b"hi"
     )
+
+
+def test_qemu_extended_keys_and_led_state() -> None:
+    stream = update(rect(0, 0, 0, 0, Encoding.QEMU_EXTENDED_KEY),
+                    rect(0, 0, 0, 0, Encoding.QEMU_LED_STATE, b"\x06"))
+    client, events = live(stream)
+    assert client.qemu_keys
+    assert ev.LedState(6) in events
+    client.data_to_send()
+    client.key_event(True, 0x61, 0x1E)
+    assert client.data_to_send() == struct.pack(">BBHII", 255, 0, 1, 0x61, 0x1E)
+    plain, _ = live(b"")
+    plain.data_to_send()
+    plain.key_event(True, 0x61, 0x1E)  # server never offered it: a plain KeyEvent
+    assert plain.data_to_send() == struct.pack(">BBxxI", 4, 1, 0x61)
+
+
+def test_server_init_offset_marks_server_init() -> None:
+    stream = V38_NONE + server_init()
+    client, _ = run(stream)
+    assert client.server_init_offset == len(V38_NONE)

@@ -166,9 +166,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
     fullscreen = False if args.window else None
     try:
-        Wall(cfg).run(size=args.size, fullscreen=fullscreen)
+        stats = Wall(cfg).run(size=args.size, fullscreen=fullscreen, duration=args.duration)
     except WindowError as exc:
         raise UsageError(str(exc)) from None
+    if args.duration is not None:
+        print(f"vncwall: {stats.line()}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -223,7 +225,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             else:
                 print(f"vncwall: demo with {args.sides} sessions; Ctrl+Alt+PageDown/PageUp "
                       "turns, Ctrl+Alt+Q quits", file=sys.stderr)
-                wall.run(size=args.size, fullscreen=not args.window)
+                stats = wall.run(size=args.size, fullscreen=not args.window,
+                                 duration=args.duration)
+                if args.duration is not None:
+                    print(f"vncwall: {stats.line()}", file=sys.stderr)
         except WindowError as exc:
             raise UsageError(str(exc)) from None
     return EXIT_OK
@@ -247,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, help="wall config file (TOML)")
     run.add_argument("--window", action="store_true", help="a window instead of fullscreen")
     run.add_argument("--size", type=_size, help="window size WxH (default: config's size)")
+    run.add_argument("--duration", type=_seconds, help="quit after this many seconds and "
+                     "print the frame rate and CPU used")
     run.set_defaults(func=cmd_run)
     snap = sub.add_parser("snapshot", help="render one frame of the wall to PNG")
     snap.add_argument("--config", required=True, help="wall config file (TOML)")
@@ -263,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=_size, help="window size WxH")
     demo.add_argument("--snapshot", type=Path, help="write one frame to this PNG and exit")
     demo.add_argument("--angle", type=float, default=0.0, help="with --snapshot: degrees")
+    demo.add_argument("--duration", type=_seconds, help="quit after this many seconds and "
+                      "print the frame rate and CPU used")
     demo.set_defaults(func=cmd_demo)
     cap = sub.add_parser("capture", help="write one full frame of a server as PNG")
     cap.add_argument("address", help="host[:display], host::port, [v6]:N, vnc://host:port, "
@@ -280,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
         if func is None and args.config is not None:
-            args.window, args.size, func = False, None, cmd_run
+            args.window, args.size, args.duration, func = False, None, None, cmd_run
         if func is None:
             raise UsageError("a command is required (try: vncwall --help)")
         return func(args)

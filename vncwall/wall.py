@@ -26,6 +26,21 @@ DEFAULT_SESSION_SIZE = (1280, 800)  # face shape before a session reports its si
 FOVY = math.radians(40.0)
 
 
+@dataclass(frozen=True)
+class RunStats:
+    """What a run of the wall drew: frames, wall-clock seconds, CPU seconds (all threads)."""
+
+    frames: int
+    seconds: float
+    cpu_seconds: float
+
+    def line(self) -> str:
+        fps = self.frames / self.seconds if self.seconds > 0 else 0.0
+        cpu = 100.0 * self.cpu_seconds / self.seconds if self.seconds > 0 else 0.0
+        return (f"{self.frames} frames in {self.seconds:.1f} s = {fps:.1f} fps, "
+                f"CPU {self.cpu_seconds:.1f} s ({cpu:.0f}% of one core)")
+
+
 class WindowError(RuntimeError):
     """No OpenGL 3.3 window could be opened."""
 
@@ -204,7 +219,8 @@ class Wall:
 
     # --- interactive loop ---------------------------------------------------------
     def run(self, size: tuple[int, int] | None = None, fullscreen: bool | None = None,
-            max_fps: int = 60) -> None:
+            max_fps: int = 60, duration: float | None = None) -> RunStats:
+        """Show the wall until quit (or for `duration` seconds); returns frame statistics."""
         wall = self.config.wall
         self.viewport = open_window(size or wall.size,
                                     wall.fullscreen if fullscreen is None else fullscreen)
@@ -212,14 +228,20 @@ class Wall:
         pygame.key.start_text_input()
         self.start()
         clock = pygame.time.Clock()
+        start, cpu0, frames0 = time.monotonic(), time.process_time(), self.frames
         try:
             while self._handle_events(time.monotonic()):
-                self.frame(self.viewport, time.monotonic())
+                now = time.monotonic()
+                if duration is not None and now - start >= duration:
+                    break
+                self.frame(self.viewport, now)
                 pygame.display.flip()
                 clock.tick(max_fps)
         finally:
             self.stop()
             pygame.display.quit()
+        return RunStats(self.frames - frames0, time.monotonic() - start,
+                        time.process_time() - cpu0)
 
     def _handle_events(self, now: float) -> bool:
         events = pygame.event.get()

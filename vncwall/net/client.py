@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import struct
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +65,7 @@ class ClientOptions:
                  Encoding.DESKTOP_NAME]
         if self.local_cursor:
             encs += [Encoding.CURSOR, Encoding.X_CURSOR, Encoding.POINTER_POS]
+        encs += [Encoding.QEMU_EXTENDED_KEY, Encoding.QEMU_LED_STATE]
         return encs
 
 
@@ -90,6 +92,9 @@ class RFBClient:
         self.colour_map: U8Array | None = None
         self.state = "waiting for the server's greeting"
         self.idle = False  # True between server messages, when silence is normal
+        self.qemu_keys = False  # the server accepts QEMU Extended Key Events
+        self.server_init_offset: int | None = None  # stream offset of ServerInit
+        self.tap: Callable[[bytes], None] | None = None  # sees every byte received
         self._out = bytearray()
         self._events: deque[ev.Event] = deque()
         self._decoders: dict[int, Decoder] = make_decoders()
@@ -98,6 +103,8 @@ class RFBClient:
     # --- I/O surface -------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
         """Parse bytes from the server; raises a VncError subclass on failure."""
+        if self.tap is not None:
+            self.tap(data)
         self._feeder.feed(data)
 
     @property
@@ -126,9 +133,13 @@ class RFBClient:
         r = rect or Rect(0, 0, fb.width, fb.height)
         self._send(messages.update_request(incremental, r.x, r.y, r.w, r.h))
 
-    def key_event(self, down: bool, keysym: int) -> None:
+    def key_event(self, down: bool, keysym: int, keycode: int | None = None) -> None:
+        """A key press or release; with the XT `keycode` as well when the server takes it."""
         self._require_fb()
-        self._send(messages.key_event(down, keysym))
+        if keycode is not None and self.qemu_keys:
+            self._send(messages.qemu_key_event(down, keysym, keycode))
+        else:
+            self._send(messages.key_event(down, keysym))
 
     def pointer_event(self, buttons: int, x: int, y: int) -> None:
         fb = self._require_fb()
@@ -196,6 +207,7 @@ class RFBClient:
 
         self.state = "initialising"
         self._send(struct.pack(">B", int(self.options.shared)))
+        self.server_init_offset = self._feeder.consumed
         w, h = struct.unpack(">HH", (yield 4))
         server_pf = PixelFormat.parse((yield 16))
         (name_len,) = struct.unpack(">I", (yield 4))
@@ -290,6 +302,11 @@ class RFBClient:
             yield from self._cursor(x, y, w, h)
         elif enc == Encoding.X_CURSOR:
             yield from self._x_cursor(x, y, w, h)
+        elif enc == Encoding.QEMU_EXTENDED_KEY:
+            self.qemu_keys = True
+        elif enc == Encoding.QEMU_LED_STATE:
+            (state,) = yield 1
+            self._events.append(ev.LedState(state & 7))
         else:
             raise ProtocolError(f"unsupported encoding {enc} in a framebuffer update")
 

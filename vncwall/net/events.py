@@ -91,6 +91,13 @@ class CutText:
 
 
 @dataclass(frozen=True)
+class LedState:
+    """QEMU LED state: bit 0 Scroll Lock, bit 1 Num Lock, bit 2 Caps Lock."""
+
+    state: int
+
+
+@dataclass(frozen=True)
 class ColourMapChanged:
     first: int
     count: int
@@ -98,5 +105,5 @@ class ColourMapChanged:
 
 Event = (
     SecurityChosen | Connected | UpdateBegin | UpdateEnd | Resized | ResizeRefused
-    | NameChanged | CursorShape | PointerMoved | Bell | CutText | ColourMapChanged
+    | NameChanged | CursorShape | PointerMoved | Bell | CutText | ColourMapChanged | LedState
 )

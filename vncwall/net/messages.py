@@ -32,5 +32,10 @@ def pointer_event(buttons: int, x: int, y: int) -> bytes:
     return struct.pack(">BBHH", ClientMsg.POINTER_EVENT, buttons & 0xFF, x, y)
 
 
+def qemu_key_event(down: bool, keysym: int, keycode: int) -> bytes:
+    """QEMU Extended Key Event (message 255, submessage 0): keysym plus XT scan code."""
+    return struct.pack(">BBHII", ClientMsg.QEMU, 0, int(down), keysym & 0xFFFFFFFF, keycode)
+
+
 def client_cut_text(text: bytes) -> bytes:
     return struct.pack(">B3xI", ClientMsg.CLIENT_CUT_TEXT, len(text)) + text

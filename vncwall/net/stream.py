@@ -29,6 +29,7 @@ class ByteFeeder:
         self._buf = bytearray()
         self._pos = 0
         self._finished = False
+        self.consumed = 0  # bytes handed to the parser so far
         self._need = self._advance(None)
 
     def _advance(self, data: bytes | None) -> int:
@@ -69,4 +70,5 @@ class ByteFeeder:
             n = self._need
             chunk = bytes(self._buf[self._pos : self._pos + n])
             self._pos += n
+            self.consumed += n
             self._need = self._advance(chunk)
