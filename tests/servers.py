@@ -185,6 +185,7 @@ class XDisplay:
         env = dict(os.environ)
         env["DISPLAY"] = self.display_name
         env.pop("XAUTHORITY", None)
+        env.pop("SDL_VIDEODRIVER", None)  # programs on this display must use it
         env["HOME"] = str(self.workdir)
         return env
 

@@ -190,3 +190,23 @@ def test_count_on_empty_rect_rejected() -> None:
 def test_encodings() -> None:
     assert RREDecoder.ENCODING == 2
     assert CoRREDecoder.ENCODING == 4
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("max_size", [1, 3, 12])
+def test_paint_subrects_matches_painting_one_by_one(seed: int, max_size: int) -> None:
+    """Disjoint, overlapping and heavily overlapping subrectangles: later ones win."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 20)), int(rng.integers(1, 20))
+    n = int(rng.integers(1, 60))
+    ws = rng.integers(1, min(max_size, w) + 1, n).astype(np.int64)
+    hs = rng.integers(1, min(max_size, h) + 1, n).astype(np.int64)
+    xs = (rng.integers(0, 1 << 30, n) % (w - ws + 1)).astype(np.int64)
+    ys = (rng.integers(0, 1 << 30, n) % (h - hs + 1)).astype(np.int64)
+    colours = rng.integers(0, 256, (n, 4)).astype(np.uint8)
+    expected = np.zeros((h, w, 4), dtype=np.uint8)
+    for i in range(n):
+        expected[ys[i] : ys[i] + hs[i], xs[i] : xs[i] + ws[i]] = colours[i]
+    block = np.zeros((h, w, 4), dtype=np.uint8)
+    rre.paint_subrects(block, colours, xs, ys, ws, hs)
+    np.testing.assert_array_equal(block, expected)

@@ -77,7 +77,6 @@ class Result:
 def load_png(path: Path) -> npt.NDArray[np.uint8]:
     """A PNG file as (h, w, 3) RGB, alpha dropped."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame
 
     surface = pygame.image.load(str(path))
@@ -86,7 +85,6 @@ def load_png(path: Path) -> npt.NDArray[np.uint8]:
 
 def save_png(path: Path, rgb: npt.NDArray[np.uint8]) -> None:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame
 
     pygame.image.save(pygame.surfarray.make_surface(rgb.transpose(1, 0, 2).copy()), str(path))

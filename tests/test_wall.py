@@ -147,6 +147,7 @@ def test_only_damaged_region_is_uploaded(
 ) -> None:
     monkeypatch.setenv("DISPLAY", gl_display.display_name)
     monkeypatch.delenv("XAUTHORITY", raising=False)
+    monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
     from vncwall.config import load_config
     from vncwall.render.renderer import OffscreenTarget
     from vncwall.wall import Wall, open_window

@@ -21,7 +21,8 @@ from .net.client import ClientOptions
 from .net.constants import ENCODING_NAMES, Encoding
 from .net.errors import VncError
 from .net.pixelformat import DEPTH_FORMATS
-from .net.security import Credentials
+from .net.security import METHOD_NAMES, Credentials, parse_method, parse_methods
+from .trust import TrustStore, default_known_hosts, parse_fingerprint
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -99,14 +100,59 @@ def add_client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclusive", action="store_true",
                    help="ask the server to disconnect other viewers (default: shared)")
     p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds (default 10)")
+    p.add_argument("--security", help="comma-separated security types, preferred first: "
+                   + ",".join(METHOD_NAMES) + " (default: all, strongest first)")
+    p.add_argument("--min-security", help="refuse security types weaker than this one")
+    p.add_argument("--username", help="user name for Plain, DH and RSA-AES logins")
+    p.add_argument("--ca-file", type=Path, help="CA certificates (PEM) for X509 servers "
+                   "(default: the system store)")
+    p.add_argument("--pin", action="append", default=[], metavar="SHA256",
+                   help="accept the server certificate or key with this SHA-256 fingerprint")
+    p.add_argument("--trust-on-first-use", action="store_true",
+                   help="accept an unknown certificate or key once and remember it")
+    p.add_argument("--known-hosts", type=Path, help="known-hosts file (default: "
+                   "~/.config/vncwall/known_hosts)")
+    p.add_argument("--client-cert", type=Path, help="client certificate (PEM) for X509 types")
+    p.add_argument("--client-key", type=Path, help="key of --client-cert (PEM)")
+    p.add_argument("--allow-insecure-plain", action="store_true",
+                   help="allow VeNCrypt Plain (password in clear) outside TLS")
+
+
+def _trust(args: argparse.Namespace) -> TrustStore | None:
+    try:
+        address = parse_address(args.address)
+    except (AddressError, AttributeError, TypeError):
+        return None
+    try:
+        pins = tuple(parse_fingerprint(p) for p in args.pin)
+    except ValueError as exc:
+        raise UsageError(f"--pin: {exc}") from None
+    if args.client_key is not None and args.client_cert is None:
+        raise UsageError("--client-key needs --client-cert")
+    return TrustStore(
+        host=address.host, port=address.port, pins=pins, ca_file=args.ca_file,
+        trust_on_first_use=args.trust_on_first_use,
+        known_hosts=args.known_hosts or default_known_hosts(),
+        client_cert=args.client_cert, client_key=args.client_key, unix_path=address.unix_path,
+    )
 
 
 def client_options(args: argparse.Namespace) -> ClientOptions:
     kwargs: dict[str, object] = {}
     if args.encodings is not None:
         kwargs["encodings"] = parse_encodings(args.encodings)
+    try:
+        if args.security is not None:
+            kwargs["security"] = parse_methods(n for n in args.security.split(",") if n.strip())
+        if args.min_security is not None:
+            kwargs["minimum_security"] = parse_method(args.min_security)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return ClientOptions(
-        credentials=Credentials(password=read_password(args.password_file)),
+        credentials=Credentials(password=read_password(args.password_file),
+                                username=args.username),
+        allow_insecure_plain=args.allow_insecure_plain,
+        trust=_trust(args),
         shared=not args.exclusive,
         pixel_format=DEPTH_FORMATS[args.depth],
         quality=args.quality,

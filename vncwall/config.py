@@ -13,7 +13,8 @@ from .net.address import Address, AddressError, parse_address
 from .net.client import ClientOptions
 from .net.constants import ENCODING_NAMES, Encoding
 from .net.pixelformat import DEPTH_FORMATS
-from .net.security import Credentials
+from .net.security import DEFAULT_PREFERENCE, NONE, Credentials, parse_method, parse_methods
+from .trust import TrustStore, default_known_hosts, parse_fingerprint
 
 
 class ConfigError(Exception):
@@ -35,6 +36,15 @@ class SessionConfig:
     quality: int | None = None
     compress: int | None = None
     depth: int = 24
+    security: tuple[int, ...] = DEFAULT_PREFERENCE
+    minimum_security: int = NONE
+    allow_insecure_plain: bool = False
+    ca_file: Path | None = None
+    fingerprints: tuple[str, ...] = ()  # pinned SHA-256 of the certificate or server key
+    trust_on_first_use: bool = False
+    known_hosts: Path | None = None  # None: ~/.config/vncwall/known_hosts
+    client_cert: Path | None = None
+    client_key: Path | None = None
 
     def credentials(self) -> Credentials:
         """Read the secret now (files may change between reconnects)."""
@@ -59,6 +69,24 @@ class SessionConfig:
             pixel_format=DEPTH_FORMATS[self.depth],
             quality=self.quality,
             compress_level=self.compress,
+            security=self.security,
+            minimum_security=self.minimum_security,
+            allow_insecure_plain=self.allow_insecure_plain,
+            trust=self.trust(),
+        )
+
+    def trust(self) -> TrustStore:
+        """How this session's server certificate or key is judged."""
+        return TrustStore(
+            host=self.address.host,
+            port=self.address.port,
+            pins=self.fingerprints,
+            ca_file=self.ca_file,
+            trust_on_first_use=self.trust_on_first_use,
+            known_hosts=self.known_hosts or default_known_hosts(),
+            client_cert=self.client_cert,
+            client_key=self.client_key,
+            unix_path=self.address.unix_path,
         )
 
 
@@ -203,6 +231,41 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
             encs.append(Encoding.RAW)
         encodings = tuple(encs)
     depth = r.integer("depth", 8, 24)
+
+    def path(key: str) -> Path | None:
+        text = r.string(key)
+        if text is None:
+            return None
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else base / p
+
+    security = SessionConfig.security
+    sec_names = r.take("security", list, "a list of security type names")
+    if sec_names is not None:
+        if not all(isinstance(n, str) for n in sec_names):
+            raise r.fail("security", "expected a list of security type names")
+        try:
+            security = parse_methods(sec_names)
+        except ValueError as exc:
+            raise r.fail("security", str(exc)) from None
+    minimum = NONE
+    min_name = r.string("minimum_security")
+    if min_name is not None:
+        try:
+            minimum = parse_method(min_name)
+        except ValueError as exc:
+            raise r.fail("minimum_security", str(exc)) from None
+    pins = r.take("fingerprint", (str, list), "a SHA-256 fingerprint or a list of them")
+    fingerprints: tuple[str, ...] = ()
+    if pins is not None:
+        try:
+            fingerprints = tuple(parse_fingerprint(str(p)) for p in
+                                 (pins if isinstance(pins, list) else [pins]))
+        except ValueError as exc:
+            raise r.fail("fingerprint", str(exc)) from None
+    client_cert, client_key = path("client_cert"), path("client_key")
+    if client_key is not None and client_cert is None:
+        raise r.fail("client_key", "needs client_cert as well")
     if depth is not None and depth not in DEPTH_FORMATS:
         raise r.fail("depth", f"{depth} is not one of 8, 16, 24")
     session = SessionConfig(
@@ -217,6 +280,15 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
         quality=r.integer("quality", 0, 9),
         compress=r.integer("compress", 0, 9),
         depth=depth or 24,
+        security=security,
+        minimum_security=minimum,
+        allow_insecure_plain=r.boolean("allow_insecure_plain", False),
+        ca_file=path("ca_file"),
+        fingerprints=fingerprints,
+        trust_on_first_use=r.boolean("trust_on_first_use", False),
+        known_hosts=path("known_hosts"),
+        client_cert=client_cert,
+        client_key=client_key,
     )
     r.finish()
     return session

@@ -7,6 +7,7 @@ ClientInit/ServerInit -> normal messages. The whole conversation is one generato
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 from collections import deque
@@ -22,8 +23,21 @@ from .decoders import DecodeContext, Decoder, make_decoders
 from .errors import AuthError, ProtocolError, server_text
 from .framebuffer import Framebuffer, Rect
 from .pixelformat import RGBX32, PixelFormat, U8Array
-from .security import DEFAULT_PREFERENCE, HANDLERS, Credentials, SecurityHandler
+from .security import (
+    DEFAULT_PREFERENCE,
+    NONE,
+    Credentials,
+    Layer,
+    Policy,
+    SecurityHandler,
+    Trust,
+    handler_types,
+    method_name,
+    top_level_choice,
+)
 from .stream import ByteFeeder, Reader
+
+log = logging.getLogger("vncwall.security")
 
 _VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 
@@ -51,7 +65,10 @@ class ClientOptions:
     quality: int | None = None  # JPEG quality 0-9; None = lossless
     compress_level: int | None = None
     local_cursor: bool = True
-    security: tuple[int, ...] = DEFAULT_PREFERENCE
+    security: tuple[int, ...] = DEFAULT_PREFERENCE  # methods, preferred first (security.py)
+    minimum_security: int = NONE  # refuse methods ranked below this one
+    allow_insecure_plain: bool = False  # VeNCrypt Plain (password in clear) outside TLS
+    trust: Trust | None = None  # judges certificates and server keys (vncwall.trust)
     max_pixels: int = 16384 * 16384
 
     def encoding_list(self) -> list[int]:
@@ -98,14 +115,45 @@ class RFBClient:
         self._out = bytearray()
         self._events: deque[ev.Event] = deque()
         self._decoders: dict[int, Decoder] = make_decoders()
+        # Security layering (TLS, AES-EAX): until the security handshake is over, input is
+        # fed only as far as the parser asks, so bytes after a switch reach the new layer.
+        self.security_info = ""  # how the connection is protected, once known
+        self.security_weak = False  # True: no protection against eavesdropping or a MITM
+        self._layer: Layer | None = None
+        self._careful = True
+        self._raw_in = bytearray()
+        self._plain_in = bytearray()
+        self._wire = bytearray()
         self._feeder = ByteFeeder(self._conversation())
 
     # --- I/O surface -------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
         """Parse bytes from the server; raises a VncError subclass on failure."""
+        if not self._careful and self._layer is None and not self._raw_in:
+            self._deliver(data)
+            return
+        self._raw_in += data
+        while True:
+            if self._layer is not None and self._raw_in:
+                raw = bytes(self._raw_in)
+                self._raw_in.clear()
+                self._plain_in += self._layer.feed(raw)
+            source = self._plain_in if self._layer is not None else self._raw_in
+            if not source:
+                return
+            if self._careful:
+                n = max(1, self._feeder.wanted)
+                chunk = bytes(source[:n])
+                del source[:n]
+            else:
+                chunk = bytes(source)
+                source.clear()
+            self._deliver(chunk)
+
+    def _deliver(self, plain: bytes) -> None:
         if self.tap is not None:
-            self.tap(data)
-        self._feeder.feed(data)
+            self.tap(plain)
+        self._feeder.feed(plain)
 
     @property
     def wanted(self) -> int:
@@ -116,9 +164,45 @@ class RFBClient:
         return self._events.popleft() if self._events else None
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
+        if self._layer is None and not self._wire:
+            out = bytes(self._out)
+            self._out.clear()
+            return out
+        if self._layer is not None:
+            if self._out:
+                self._layer.send(bytes(self._out))
+                self._out.clear()
+            self._wire += self._layer.outgoing()
+        else:
+            self._wire += self._out
+            self._out.clear()
+        out = bytes(self._wire)
+        self._wire.clear()
         return out
+
+    # --- security layers (used by the security handlers through _Channel) -------------
+    def _start_layer(self, layer: Layer) -> None:
+        if self._feeder.buffered or self._plain_in:
+            raise ProtocolError("unprotected data arrived where the secure layer starts")
+        self._wire += self.data_to_send()  # what was queued so far goes out as it was
+        self._layer = layer
+        self._wire += layer.outgoing()
+
+    def _stop_layer(self) -> None:
+        layer = self._layer
+        if layer is None:
+            return
+        if layer.holding or self._feeder.buffered or self._plain_in:
+            raise ProtocolError("protected data arrived where the secure layer ends")
+        self._wire += self.data_to_send()
+        self._layer = None
+
+    def _note(self, text: str, warn: bool = False) -> None:
+        # INFO, not WARNING: an unconfigured logger would print it as a second stderr line.
+        self.security_info = text
+        self.security_weak = self.security_weak or warn
+        self.state = f"authenticating ({text})"
+        log.info("%s", text)
 
     @property
     def connected(self) -> bool:
@@ -204,6 +288,9 @@ class RFBClient:
                 if not reason:
                     reason = "too many attempts" if result == 2 else "wrong credentials"
                 raise AuthError(f"authentication failed: {reason}")
+        self._careful = False
+        if not self.security_info:
+            self.security_info = method_name(int(handler.TYPE))
 
         self.state = "initialising"
         self._send(struct.pack(">B", int(self.options.shared)))
@@ -238,23 +325,19 @@ class RFBClient:
                 reason = yield from self._read_reason("failure reason")
                 raise AuthError(f"server refused the connection: {reason}")
             offered = list((yield count))
-        creds = self.options.credentials
-        needs_secret = False
-        for st in self.options.security:
-            if st not in offered or st not in HANDLERS:
-                continue
-            handler = HANDLERS[st]()
-            if not handler.usable(creds):
-                needs_secret = True
-                continue
-            if self.version != (3, 3):
-                self._send(struct.pack(">B", st))
-            self.security = st
-            return handler
-        names = ", ".join(str(t) for t in offered)
-        if needs_secret:
-            raise AuthError("the server requires a password and none was given")
-        raise ProtocolError(f"no security type in common (server offers {names})")
+        opts = self.options
+        policy = Policy(opts.security, opts.minimum_security, opts.allow_insecure_plain,
+                        opts.trust)
+        handlers = handler_types()
+        usable = [t for t in offered if t in handlers]
+        st, _ = top_level_choice(policy, usable or offered, opts.credentials)
+        if st not in handlers:  # pragma: no cover - choose() only returns known methods
+            raise ProtocolError(f"security type {st} is not supported")
+        handler = handlers[st](policy, _Channel(self))
+        if self.version != (3, 3):
+            self._send(struct.pack(">B", st))
+        self.security = st
+        return handler
 
     # --- server messages ---------------------------------------------------------------
     def _framebuffer_update(self) -> Reader[None]:
@@ -372,6 +455,22 @@ class RFBClient:
             if len(kept) < MAX_CUT_TEXT:
                 kept += chunk[: MAX_CUT_TEXT - len(kept)]
         self._events.append(ev.CutText(kept.decode("latin-1")))
+
+
+class _Channel:
+    """What a security handler may do to its client: switch layers, describe the link."""
+
+    def __init__(self, client: RFBClient) -> None:
+        self._client = client
+
+    def start_layer(self, layer: Layer) -> None:
+        self._client._start_layer(layer)
+
+    def stop_layer(self) -> None:
+        self._client._stop_layer()
+
+    def note(self, text: str, warn: bool = False) -> None:
+        self._client._note(text, warn)
 
 
 def _bitmap(data: bytes, w: int, h: int) -> U8Array:

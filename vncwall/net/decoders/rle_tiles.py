@@ -19,6 +19,7 @@ gather and one `np.repeat` per tile, and packed palettes are unpacked with shift
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ProtocolError
 from ..framebuffer import Rect
@@ -26,15 +27,20 @@ from ..pixelformat import U8Array
 from ..stream import Reader
 from .base import DecodeContext
 
+U32Array = npt.NDArray[np.uint32]
+
 # Largest palette a palette-RLE tile can carry (subencoding 255 - 128).
 MAX_RLE_PALETTE = 127
 
 
 class PaletteMemory:
-    """TRLE's previous palette, which subencodings 127 and 129 reuse (one per connection)."""
+    """TRLE's previous palette, which subencodings 127 and 129 reuse (one per connection).
+
+    Held as native uint32 words; a change of pixel format comes with new palettes.
+    """
 
     def __init__(self) -> None:
-        self.colours: U8Array | None = None
+        self.colours: U32Array | None = None
 
 
 class MemorySource:
@@ -80,6 +86,43 @@ def tile_data_bound(w: int, h: int, tile: int, cpp: int) -> int:
     return total
 
 
+# byte -> its 8 / bits palette indices, most significant first, for bits 1, 2 and 4.
+_SPLIT: dict[int, U8Array] = {
+    bits: (
+        np.arange(256, dtype=np.uint8)[:, None]
+        >> np.arange(8 - bits, -1, -bits, dtype=np.uint8)
+    ).astype(np.uint8)
+    & np.uint8((1 << bits) - 1)
+    for bits in (1, 2, 4)
+}
+
+
+class _Pixels:
+    """Compact pixels to native uint32 words (RGBX in memory) for one rectangle's tiles."""
+
+    def __init__(self, ctx: DecodeContext) -> None:
+        self.ctx = ctx
+        self.cpp = ctx.cpp
+        # RGBX32 with 3-byte CPIXELs: the bytes are R, G, B; the word adds a zero X byte.
+        self.native3 = self.cpp == 3 and ctx.pf.is_native
+
+    def words(self, data: bytes, count: int) -> U32Array:
+        if self.native3:
+            out = np.zeros(count, dtype=np.uint32)
+            out.view(np.uint8).reshape(count, 4)[:, :3] = np.frombuffer(
+                data, dtype=np.uint8, count=count * 3
+            ).reshape(count, 3)
+            return out
+        rgbx = np.ascontiguousarray(self.ctx.cpixels(data, count))
+        words: U32Array = rgbx.view(np.uint32).reshape(count)
+        return words
+
+    def word(self, data: bytes) -> int:
+        if self.native3:
+            return int.from_bytes(data[:3], "little")
+        return int(self.words(data, 1)[0])
+
+
 def decode_tiles(
     rect: Rect,
     ctx: DecodeContext,
@@ -92,49 +135,57 @@ def decode_tiles(
 
     `memory` is TRLE's previous palette; None (ZRLE) makes subencodings 127 and 129
     invalid. With `src`, tile data comes from memory and nothing is yielded. `name`
-    prefixes error messages.
+    prefixes error messages. Tiles are written straight into the framebuffer (only
+    this thread writes or resizes it; tearing within a frame is accepted), and each
+    row of tiles is recorded as damaged once it is done, or when a tile fails.
     """
+    fb = ctx.fb
+    pixels = _Pixels(ctx)
     x_end = rect.x + rect.w
     y_end = rect.y + rect.h
     for y in range(rect.y, y_end, tile):
         th = min(tile, y_end - y)
-        for x in range(rect.x, x_end, tile):
-            yield from decode_tile(x, y, min(tile, x_end - x), th, ctx, name, memory, src)
+        fb32: U32Array = fb.pixels.view(np.uint32).reshape(fb.height, fb.width)
+        try:
+            for x in range(rect.x, x_end, tile):
+                tw = min(tile, x_end - x)
+                yield from decode_tile(fb32[y : y + th, x : x + tw], pixels, name, memory, src)
+        finally:
+            with fb.lock:
+                fb.damage(rect.x, y, rect.w, th)
 
 
 def decode_tile(
-    x: int,
-    y: int,
-    tw: int,
-    th: int,
-    ctx: DecodeContext,
+    out: U32Array,
+    pixels: _Pixels,
     name: str,
     memory: PaletteMemory | None,
     src: MemorySource | None,
 ) -> Reader[None]:
-    """Decode one tile (subencoding byte and data) into `ctx.fb` at (x, y)."""
+    """Decode one tile (subencoding byte and data) into `out`, its (th, tw) place."""
     sub = (src.take(1) if src else (yield 1))[0]
+    th, tw = out.shape
     n = tw * th
-    cpp = ctx.cpp
-    fb = ctx.fb
+    cpp = pixels.cpp
     if sub == 0:
         data = src.take(n * cpp) if src else (yield n * cpp)
-        fb.put(x, y, tw, th, ctx.cpixels(data, n))
+        out[...] = pixels.words(data, n).reshape(th, tw)
         return
     if sub == 1:
         data = src.take(cpp) if src else (yield cpp)
-        fb.fill(x, y, tw, th, ctx.cpixels(data, 1)[0])
+        out[...] = pixels.word(data)
         return
     if sub == 128:
         plain = _PlainRuns(n, cpp, name)
         yield from plain.read(src)
-        colours = ctx.cpixels(bytes(plain.pixels), len(plain.lengths))
-        fb.put(x, y, tw, th, _repeat_rows(colours, plain.lengths))
+        colours = pixels.words(bytes(plain.pixels), len(plain.lengths))
+        out[...] = np.repeat(colours, plain.lengths).reshape(th, tw)
         return
+    palette: U32Array
     if 2 <= sub <= 16 or sub >= 130:
         size = sub if sub <= 16 else sub - 128
         data = src.take(size * cpp) if src else (yield size * cpp)
-        palette = ctx.cpixels(data, size)
+        palette = pixels.words(data, size)
         if memory is not None:
             memory.colours = palette
     elif sub in (127, 129) and memory is not None:
@@ -153,38 +204,25 @@ def decode_tile(
         bits = 1 if size <= 2 else 2 if size <= 4 else 4
         row_bytes = (tw * bits + 7) // 8
         data = src.take(th * row_bytes) if src else (yield th * row_bytes)
-        fb.put(x, y, tw, th, palette[_unpack_indices(data, tw, th, bits, size, name)])
+        out[...] = palette.take(_unpack_indices(data, tw, th, bits, size, name))
     else:
         runs = _PaletteRuns(n, size, name)
         yield from runs.read(src)
         indices = np.frombuffer(bytes(runs.indices), dtype=np.uint8)
-        fb.put(x, y, tw, th, _repeat_rows(palette[indices], runs.lengths))
+        out[...] = np.repeat(palette.take(indices), runs.lengths).reshape(th, tw)
 
 
 def _unpack_indices(data: bytes, tw: int, th: int, bits: int, size: int, name: str) -> U8Array:
-    """A packed tile's palette indices: `bits` each, MSB first, rows padded to a byte."""
+    """A packed tile's (th, tw) palette indices: `bits` each, MSB first, rows byte-padded."""
     packed = np.frombuffer(data, dtype=np.uint8).reshape(th, -1)
-    indices: U8Array
-    if bits == 1:
-        indices = np.unpackbits(packed, axis=1)
-    else:
-        shifts = np.arange(8 - bits, -1, -bits, dtype=np.uint8)
-        split = (packed[:, :, None] >> shifts) & ((1 << bits) - 1)
-        indices = split.astype(np.uint8, copy=False).reshape(th, -1)
-    indices = indices[:, :tw]
+    indices: U8Array = _SPLIT[bits][packed].reshape(th, -1)[:, :tw]
     if size != 1 << bits:
         top = int(indices.max())
         if top >= size:
             raise ProtocolError(
                 f"{name}: palette index {top} out of range for a {size}-colour palette"
             )
-    return indices.reshape(-1)
-
-
-def _repeat_rows(colours: U8Array, lengths: list[int]) -> U8Array:
-    """Repeat each RGBX row of `colours` by its run length, as one uint32 np.repeat."""
-    words = np.ascontiguousarray(colours).view(np.uint32).reshape(-1)
-    return np.repeat(words, lengths).view(np.uint8).reshape(-1, 4)
+    return indices
 
 
 class _Runs:

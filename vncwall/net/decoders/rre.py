@@ -21,6 +21,10 @@ _U32 = struct.Struct(">I")
 # stays bounded (12 bytes each at 32 bpp: 768 KiB) however large the count.
 _BATCH = 1 << 16
 
+# Subrectangles covering up to this many times their block's pixels are painted
+# with numpy alone; beyond that (heavy overlap) one slice assignment each is cheaper.
+_OVERLAP_LIMIT = 4
+
 I64Array = npt.NDArray[np.int64]
 
 
@@ -43,6 +47,8 @@ def paint_subrects(
     # One uint32 per pixel, so a colour is a plain integer to assign.
     block32 = block.view(np.uint32).reshape(height, width)
     words = np.ascontiguousarray(colours).view(np.uint32).reshape(-1)
+    if _paint_vectorised(block32, words, xs, ys, ws, hs):
+        return
     single = (ws == 1) & (hs == 1)
     big = np.flatnonzero(~single)
     owner: npt.NDArray[np.int32] | None = None
@@ -74,6 +80,50 @@ def paint_subrects(
         visible = idx > owner.reshape(-1)[pos]
         idx, pos = idx[visible], pos[visible]
     block32.reshape(-1)[pos] = words[idx]
+
+
+def _paint_vectorised(
+    block32: npt.NDArray[np.uint32],
+    words: npt.NDArray[np.uint32],
+    xs: I64Array,
+    ys: I64Array,
+    ws: I64Array,
+    hs: I64Array,
+) -> bool:
+    """Paint all subrectangles in order without a Python loop; False (nothing done) if too big.
+
+    Every covered pixel's index is built with run-length arithmetic. Encoders normally
+    send disjoint subrectangles (a count per pixel tells), which one scatter paints; on
+    overlaps the last subrectangle over each pixel is found with `np.maximum.at`. When
+    the subrectangles cover more than `_OVERLAP_LIMIT` times the block, the caller's
+    loop is cheaper.
+    """
+    height, width = block32.shape
+    area = ws * hs
+    total = int(area.sum())
+    if total > _OVERLAP_LIMIT * height * width:
+        return False
+    if total == 0:
+        return True
+    # Rows: one segment (start index, width) per row of every subrectangle.
+    n_rows = int(hs.sum())
+    rect_of_row = np.repeat(np.arange(len(hs)), hs)
+    row_in_rect = np.arange(n_rows) - np.repeat(np.cumsum(hs) - hs, hs)
+    starts = (ys[rect_of_row] + row_in_rect) * width + xs[rect_of_row]
+    seg_w = ws[rect_of_row]
+    # Pixels: each segment's start repeated, plus 0..w-1 within it.
+    seg_of_px = np.repeat(np.arange(n_rows), seg_w)
+    offsets = np.arange(total) - np.repeat(np.cumsum(seg_w) - seg_w, seg_w)
+    pos = starts[seg_of_px] + offsets
+    flat = block32.reshape(-1)
+    if np.bincount(pos, minlength=height * width).max() <= 1:
+        flat[pos] = np.repeat(words, area)
+        return True
+    owner = np.full(height * width, -1, dtype=np.int64)
+    np.maximum.at(owner, pos, np.repeat(np.arange(len(area)), area))
+    hit = np.flatnonzero(owner >= 0)
+    flat[hit] = words[owner[hit]]
+    return True
 
 
 class RREDecoder(Decoder):

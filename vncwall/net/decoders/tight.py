@@ -227,13 +227,15 @@ class TightDecoder(Decoder):
             if count < 2:
                 raise ProtocolError("tight: palette of 1 colour (rfbproto allows 2..256)")
             palette = _tpixels(ctx, (yield count * tpx), count)
+            # One uint32 word per colour: a gather of words, not of 4-byte rows.
+            words = np.ascontiguousarray(palette).view(np.uint32).reshape(count)
             if count == 2:
                 row_bytes = (w + 7) // 8
                 data = yield from self._data(stream, row_bytes * h)
                 if rect.area == 0:
                     return
                 bits = np.frombuffer(data, dtype=np.uint8).reshape(h, row_bytes)
-                index = np.unpackbits(bits, axis=1)[:, :w]
+                out = words.take(np.unpackbits(bits, axis=1)[:, :w])
             else:
                 data = yield from self._data(stream, w * h)
                 if rect.area == 0:
@@ -245,7 +247,8 @@ class TightDecoder(Decoder):
                         raise ProtocolError(
                             f"tight: palette index {top} with {count} colours"
                         )
-            ctx.fb.put(rect.x, rect.y, w, h, palette[index])
+                out = words.take(index)
+            ctx.fb.put(rect.x, rect.y, w, h, out.view(np.uint8))
         elif filter_id == _FILTER_GRADIENT:
             pf = ctx.pf
             if not pf.true_colour or pf.bits_per_pixel not in (16, 32):

@@ -1,0 +1,102 @@
+"""The `vncwall record` and `vncwall bench` subcommands (wired into cli.py by `add_commands`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .cli import EXIT_OK, UsageError, _level, _seconds, parse_encodings, read_password
+from .net.address import AddressError, parse_address
+from .net.client import ClientOptions
+from .net.pixelformat import RGBX32
+from .net.security import Credentials
+
+
+def _runs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("between 1 and 1000 runs")
+    return value
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record a server's stream for --seconds into a decperf-compatible file."""
+    from .record import record
+
+    try:
+        address = parse_address(args.address)
+    except AddressError as exc:
+        raise UsageError(str(exc)) from None
+    kwargs: dict[str, Any] = {}
+    if args.encodings is not None:
+        kwargs["encodings"] = parse_encodings(args.encodings)
+    options = ClientOptions(
+        credentials=Credentials(password=read_password(args.password_file)),
+        pixel_format=RGBX32,
+        quality=args.quality,
+        compress_level=args.compress,
+        **kwargs,
+    )
+    out: Path = args.output
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: no directory {out.parent}")
+    try:
+        result = record(address, options, args.seconds, out, args.timeout)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    cut = "" if result.clean_end else " (last message cut off)"
+    print(
+        f"recorded {result.updates} updates, {result.bytes} bytes in {result.seconds:.1f} s"
+        f"{cut} -> {out}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Decode each recording --runs times after a warm-up; print the median CPU time."""
+    from .bench import bench_file
+
+    for path in args.files:
+        try:
+            result = bench_file(path, args.runs)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if args.json:
+            print(json.dumps(result.as_dict()), flush=True)
+        else:
+            print(result.line(), flush=True)
+    return EXIT_OK
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add `record` and `bench` to the top-level parser's subparsers."""
+    rec = subparsers.add_parser(
+        "record", help="record a server's updates to a file (TigerVNC decperf format)"
+    )
+    rec.add_argument("address", help="host[:display], host::port, [v6]:N, vnc://host:port, "
+                     "unix:/path")
+    rec.add_argument("output", type=Path, help="file to write (.rfb, or .rfb.gz to compress)")
+    rec.add_argument("--seconds", type=_seconds, required=True, help="how long to record")
+    rec.add_argument("--encodings", help="comma-separated, preferred first (default: all)")
+    rec.add_argument("--quality", type=_level, help="JPEG quality 0-9 (default: lossless)")
+    rec.add_argument("--compress", type=_level, help="compression level 0-9")
+    rec.add_argument("--password-file", help="file whose first line is the password "
+                     "(default: $VNCWALL_PASSWORD)")
+    rec.add_argument("--timeout", type=_seconds, default=10.0,
+                     help="seconds to connect and between data (default 10)")
+    rec.set_defaults(func=cmd_record)
+    bench = subparsers.add_parser(
+        "bench", help="decode recordings through the real decoders and time them"
+    )
+    bench.add_argument("files", type=Path, nargs="+", metavar="FILE.rfb",
+                       help="recordings (.rfb or gzip-compressed .rfb.gz)")
+    bench.add_argument("--runs", type=_runs, default=5, help="timed runs per file (default 5)")
+    bench.add_argument("--json", action="store_true", help="one JSON object per file")
+    bench.set_defaults(func=cmd_bench)
