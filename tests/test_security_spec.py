@@ -190,3 +190,71 @@ def test_rsa_aes_bad_key_sizes(tmp_path: Path, kwargs: dict[str, int], pattern: 
     with spec_server(5, **kwargs) as server:
         assert_fails(capture(server, tmp_path, "--username", USER, "--trust-on-first-use"), 5,
                      pattern)
+
+
+# --- the sans-IO client, one byte at a time, through the layer switches -------------------
+@pytest.mark.parametrize("security", [5, 6, 30])
+def test_client_byte_by_byte(security: int) -> None:
+    import socket
+    import threading
+
+    from vncwall.net import events as ev
+    from vncwall.net.client import ClientOptions, RFBClient
+
+    with spec_server(security) as server:
+        ours, theirs = socket.socketpair()
+        threading.Thread(target=server._serve, args=(theirs,), daemon=True).start()
+        trust = TrustStore("127.0.0.1", server.port, pins=(pin(server),) if security != 30 else ())
+        client = RFBClient(ClientOptions(credentials=Credentials(PASSWORD, USER), trust=trust))
+        ours.settimeout(20)
+        connected = False
+        try:
+            while not connected:
+                ours.sendall(client.data_to_send())
+                for byte in ours.recv(65536):
+                    client.receive_data(bytes([byte]))
+                while (event := client.next_event()) is not None:
+                    connected = connected or isinstance(event, ev.Connected)
+            client.request_update(incremental=False)
+            ours.sendall(client.data_to_send())
+            done = False
+            while not done:
+                for byte in ours.recv(65536):
+                    client.receive_data(bytes([byte]))
+                while (event := client.next_event()) is not None:
+                    done = done or isinstance(event, ev.UpdateEnd)
+        finally:
+            ours.close()
+        assert client.framebuffer is not None
+        assert (client.framebuffer.pixels[..., :3] == spec_image()).all()
+        assert client.security_info
+        assert client.security_weak == (security != 5)
+
+
+def test_config_security_keys(tmp_path: Path) -> None:
+    from vncwall.config import ConfigError, parse_config
+
+    text = """
+[[session]]
+address = "vnc://10.0.0.5:5901"
+security = ["X509Vnc", "tlsvnc"]
+minimum_security = "tlsnone"
+username = "bob"
+ca_file = "ca.pem"
+fingerprint = "SHA256:%s"
+trust_on_first_use = true
+known_hosts = "kh"
+client_cert = "me.pem"
+client_key = "me.key"
+""" % (":".join(["ab"] * 32))
+    s = parse_config(text, "wall.toml", tmp_path).sessions[0]
+    assert s.security == (X509_VNC, TLS_VNC) and s.minimum_security == TLS_NONE
+    assert s.ca_file == tmp_path / "ca.pem" and s.fingerprints == ("ab" * 32,)
+    opts = s.client_options()
+    assert opts.trust is not None and opts.trust.known_hosts == tmp_path / "kh"  # type: ignore[attr-defined]
+    assert opts.credentials.username == "bob" and opts.minimum_security == TLS_NONE
+    bad = text.replace('"tlsvnc"', '"tls-foo"')
+    with pytest.raises(ConfigError, match=r"session\[0\]\.security: unknown security type"):
+        parse_config(bad, "wall.toml", tmp_path)
+    with pytest.raises(ConfigError, match=r"session\[0\]\.fingerprint: .* is not a SHA-256"):
+        parse_config(text.replace("SHA256:ab", "SHA256:zz"), "wall.toml", tmp_path)

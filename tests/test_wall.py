@@ -195,3 +195,23 @@ def test_only_damaged_region_is_uploaded(
     finally:
         wall.stop()
         pygame.display.quit()
+
+
+def test_demo_snapshot_shows_live_faces(gl_display: XDisplay, tmp_path: Path) -> None:
+    env = gl_display.env()
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    out = tmp_path / "demo.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "vncwall", "demo", "--sides", "3", "--size", "480x300",
+         "--snapshot", str(out)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    img = pygame.surfarray.array3d(pygame.image.load(str(out))).transpose(1, 0, 2)
+    assert img.shape == (300, 480, 3)
+    # Live demo desktops, not placeholders: many distinct colours at the front face's centre.
+    centre = img[100:200, 160:320].reshape(-1, 3)
+    assert len(np.unique(centre, axis=0)) > 50

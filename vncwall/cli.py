@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=_seconds, help="quit after this many seconds and "
                       "print the frame rate and CPU used")
     demo.set_defaults(func=cmd_demo)
+    from .cli_perf import add_commands
+
+    add_commands(sub)
     cap = sub.add_parser("capture", help="write one full frame of a server as PNG")
     cap.add_argument("address", help="host[:display], host::port, [v6]:N, vnc://host:port, "
                      "unix:/path")

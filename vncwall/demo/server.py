@@ -661,7 +661,8 @@ class DemoServer:
             raise ValueError(f"a scene frame must be (h, w, 3) uint8, not {self._pixels.shape}")
         self._next_tick = self._t0 + self.interval
 
-        self._listener = socket.create_server((host, port))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.create_server((host, port), family=family)
         self._listener.setblocking(False)
         self.host = host
         self.port = int(self._listener.getsockname()[1])
