@@ -139,7 +139,7 @@ def test_server_refuses_with_reason() -> None:
 
 
 def test_security_choice() -> None:
-    raises(b"RFB 003.008\n\x02\x05\x10", ProtocolError, "no security type in common")
+    raises(b"RFB 003.008\n\x02\x10\x11", ProtocolError, "no security type in common")
     raises(b"RFB 003.008\n\x01\x02", AuthError, "requires a password")
     # With a password and both offered, VNC auth is preferred; without, None.
     c, _ = run(b"RFB 003.008\n\x02\x01\x02", ClientOptions(credentials=Credentials("pw")))

@@ -241,12 +241,12 @@ security = ["X509Vnc", "tlsvnc"]
 minimum_security = "tlsnone"
 username = "bob"
 ca_file = "ca.pem"
-fingerprint = "SHA256:%s"
+fingerprint = "SHA256:PIN"
 trust_on_first_use = true
 known_hosts = "kh"
 client_cert = "me.pem"
 client_key = "me.key"
-""" % (":".join(["ab"] * 32))
+""".replace("PIN", ":".join(["ab"] * 32))
     s = parse_config(text, "wall.toml", tmp_path).sessions[0]
     assert s.security == (X509_VNC, TLS_VNC) and s.minimum_security == TLS_NONE
     assert s.ca_file == tmp_path / "ca.pem" and s.fingerprints == ("ab" * 32,)

@@ -43,6 +43,7 @@ class Status:
     reason: str = ""
     retry_at: float = 0.0  # time.monotonic() of the next attempt, when RETRYING
     desktop_name: str = ""
+    security: str = ""  # how the connection is protected, when that deserves a warning
     updates: int = 0
     first_frame: bool = False
 
