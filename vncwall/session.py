@@ -55,6 +55,8 @@ class Status:
             return f"{text} ({self.reason})" if self.reason else text
         if self.state is State.DISCONNECTED and self.reason:
             return f"disconnected: {self.reason}"
+        if self.state is State.LIVE and self.security:
+            return f"live ({self.security})"
         return str(self.state.value)
 
 
@@ -144,7 +146,7 @@ class Session:
         attempt = 0
         while not self._stop.is_set():
             started = time.monotonic()
-            self._set(state=State.CONNECTING, reason="", first_frame=False)
+            self._set(state=State.CONNECTING, reason="", first_frame=False, security="")
             try:
                 self._connect_and_serve()
                 reason = "server closed the session"
@@ -193,7 +195,12 @@ class Session:
             self._framebuffer = client.framebuffer
             self._coverage = Coverage(event.width, event.height)
             if isinstance(event, ev.Connected):
-                self._set(state=State.LIVE, desktop_name=event.name)
+                weak = client.security_info if client.security_weak else ""
+                if weak:
+                    log.warning("session %s: %s", self.name, weak)
+                else:
+                    log.info("session %s: %s", self.name, client.security_info)
+                self._set(state=State.LIVE, desktop_name=event.name, security=weak)
                 client.request_update(incremental=False)
         elif isinstance(event, ev.UpdateEnd):
             status = self.status()
