@@ -17,6 +17,7 @@ CTRL_L, ALT_L, SHIFT_L = 0xFFE3, 0xFFE9, 0xFFE1
 class Recorder:
     def __init__(self, index: int = 0, face: tuple[int, int, int, int] = (100, 100, 200, 200)):
         self.keys: list[tuple[bool, int]] = []
+        self.keycodes: list[int | None] = []
         self.pointer: list[tuple[int, int, int]] = []
         self.index = index
         self.face = face
@@ -27,8 +28,12 @@ class Recorder:
             return int(x - x0), int(y - y0)
         return None
 
+    def key(self, down: bool, keysym: int, keycode: int | None) -> None:
+        self.keys.append((down, keysym))
+        self.keycodes.append(keycode)
+
     def target(self) -> Target:
-        return Target(self.index, lambda d, k: self.keys.append((d, k)),
+        return Target(self.index, self.key,
                       lambda b, x, y: self.pointer.append((b, x, y)), self.to_pixel)
 
 
@@ -73,6 +78,8 @@ def test_modifiers_flushed_before_a_real_key() -> None:
     r.handle([key(pygame.KEYUP, pygame.K_c, pygame.KMOD_LCTRL, 6),
               key(pygame.KEYUP, pygame.K_LCTRL, 0, 224)])
     assert rec.keys == [(True, CTRL_L), (True, 0x63), (False, 0x63), (False, CTRL_L)]
+    # XT scan codes ride along for QEMU extended key events: LCtrl 0x1d, C 0x2e.
+    assert rec.keycodes == [0x1D, 0x2E, 0x2E, 0x1D]
 
 
 def test_switch_releases_everything_on_old_session() -> None:

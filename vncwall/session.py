@@ -128,8 +128,8 @@ class Session:
         if conn is not None:
             conn.wake()
 
-    def send_key(self, down: bool, keysym: int) -> None:
-        self.submit(lambda c: c.key_event(down, keysym))
+    def send_key(self, down: bool, keysym: int, keycode: int | None = None) -> None:
+        self.submit(lambda c: c.key_event(down, keysym, keycode))
 
     def send_pointer(self, buttons: int, x: int, y: int) -> None:
         if not self.config.view_only:

@@ -402,6 +402,8 @@ class KeyTranslator:
         self._bound: dict[int, int] = {}
         self._pending: _Pending | None = None
         self._swallow_keypad_text = False
+        # keysym -> SDL scancode of the physical key that last pressed it (QEMU key events)
+        self.scancodes: dict[int, int] = {}
 
     @property
     def held(self) -> tuple[int, ...]:
@@ -511,6 +513,8 @@ class KeyTranslator:
             actions += self._release(key_id)
         self._bound.pop(key_id, None)
         self._bound[key_id] = keysym
+        if key_id > 0:
+            self.scancodes[keysym] = key_id
         actions.append((True, keysym))
         return actions
 

@@ -20,6 +20,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 from .keysyms import KeyTranslator
+from .scancodes import xt_scancode
 
 MODIFIER_KEYSYMS = frozenset(
     {
@@ -108,7 +109,7 @@ class Target:
     """The session input currently goes to."""
 
     index: int
-    send_key: Callable[[bool, int], None]
+    send_key: Callable[[bool, int, int | None], None]  # down, keysym, XT keycode or None
     send_pointer: Callable[[int, int, int], None]
     to_pixel: Callable[[float, float], tuple[int, int] | None]
 
@@ -134,7 +135,7 @@ class InputRouter:
             for keysym in held:
                 if keysym in MODIFIER_KEYSYMS and keysym not in self._sent_mods:
                     continue
-                t.send_key(False, keysym)
+                t.send_key(False, keysym, self._keycode(keysym))
             if self.buttons and self.last_pixel is not None:
                 t.send_pointer(0, *self.last_pixel)
         self.buttons = 0
@@ -190,24 +191,30 @@ class InputRouter:
                     if keysym not in self._pending_mods and keysym not in self._sent_mods:
                         self._pending_mods.append(keysym)
                     elif keysym in self._sent_mods and t is not None:
-                        t.send_key(True, keysym)  # auto-repeat of a modifier already sent
+                        # auto-repeat of a modifier already sent
+                        t.send_key(True, keysym, self._keycode(keysym))
                     continue
                 if keysym in self._pending_mods:  # pressed and released alone: never sent
                     self._pending_mods.remove(keysym)
                     continue
                 self._sent_mods.discard(keysym)
                 if t is not None:
-                    t.send_key(False, keysym)
+                    t.send_key(False, keysym, self._keycode(keysym))
                 continue
             self._flush_mods()
             if t is not None:
-                t.send_key(down, keysym)
+                t.send_key(down, keysym, self._keycode(keysym))
+
+    def _keycode(self, keysym: int) -> int | None:
+        """The XT scan code of the physical key behind a keysym, for QEMU key events."""
+        scancode = self.translator.scancodes.get(keysym)
+        return None if scancode is None else xt_scancode(scancode)
 
     def _flush_mods(self) -> None:
         t = self.target
         for keysym in self._pending_mods:
             if t is not None:
-                t.send_key(True, keysym)
+                t.send_key(True, keysym, self._keycode(keysym))
             self._sent_mods.add(keysym)
         self._pending_mods.clear()
 
