@@ -413,7 +413,7 @@ def _cases() -> dict[str, Case]:
         "not-rfb": Case([b"SSH-2.0-OpenSSH_9.6\r\n"], 5, "not an RFB server"),
         "unknown-message": Case([h, b"\x07"], 5, "message type 7"),
         "unsupported-encoding": Case([h, update(rect(0, 0, 1, 1, 99))], 5, "encoding 99"),
-        "no-common-security": Case([b"RFB 003.008\n\x02\x05\x10"], 5, "in common"),
+        "no-common-security": Case([b"RFB 003.008\n\x02\xc8\xfe"], 5, "in common"),
         # endless, trickling, silent and flooding servers
         "endless-update-without-lastrect": Case(
             [h, update(count=0xFFFF), Repeat(rect(0, 0, 0, 0, Encoding.RAW) * 4096)],

@@ -240,7 +240,8 @@ def test_low_depth_format() -> None:
         (update(rect(0, 0, 0, 0, Encoding.DESKTOP_NAME, struct.pack(">I", 1 << 31))), "too long"),
         (update(rect(0, 0, 300, 2, Encoding.CURSOR)), "cursor of 300x2"),
         (update(rect(5, 0, 2, 2, Encoding.CURSOR)), "hotspot"),
-        (update(rect(0, 0, 100000 // 2, 40000, Encoding.DESKTOP_SIZE)), "exceeds the limit"),
+        (update(rect(0, 0, 100000 // 2, 40000, Encoding.DESKTOP_SIZE)), "exceeds the 16384"),
+        (update(rect(0, 0, 16384, 16384, Encoding.DESKTOP_SIZE)), "exceeds the limit of"),
         (struct.pack(">B3xi", 3, -8), "extended clipboard"),
     ],
 )

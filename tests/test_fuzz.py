@@ -435,6 +435,8 @@ def mutated(draw: st.DrawFn, streams: list[bytes]) -> bytes:
     """One of `streams`, with a few byte-level mutations (after the ServerInit mostly)."""
     data = bytearray(draw(st.sampled_from(streams)))
     for _ in range(draw(st.integers(1, 6))):
+        if not data:
+            break
         op = draw(st.sampled_from(["flip", "set", "insert", "delete", "dup", "truncate"]))
         pos = _position(draw, len(data))
         if op == "flip":

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL_CASES = sorted(n for n, c in CASES.items() if c.exit_code == 5)
 # Servers that stream for ever without breaking the protocol: the session stays live.
 STREAMING = {"update-flood", "endless-update-without-lastrect", "endless-cut-text"}
-# Slow-handshake servers, whose session side is in tests/test_hostile_pending.py.
+# Slow-handshake servers, whose session side is in tests/test_hostile_regressions.py.
 TRICKLING = {"trickling-handshake"}
 
 
@@ -140,7 +140,7 @@ class Run:
     sessions: dict[str, Session]
     servers: dict[str, EvilServer]
     good: Session
-    good_updates: list[int]  # the good session's update count, sampled every 0.5 s
+    good_updates: list[int]  # the good session's update count, sampled every 0.25 s
     reasons: dict[str, set[str]]  # every reason each session showed
     labels: dict[str, set[str]]  # every label each face showed, as the wall draws it
     seconds: float
@@ -181,7 +181,7 @@ def wall_run() -> Iterator[Run]:
                 faces = wall.face_views(time.monotonic())
                 for s, face in zip(everyone, faces, strict=True):
                     labels[s.name].add(" ".join(face.label))
-                time.sleep(0.5)
+                time.sleep(0.25)
             yield Run(sessions, servers, good, updates, reasons, labels,
                       time.monotonic() - start)
         finally:
@@ -201,10 +201,9 @@ def test_session_shows_reason(name: str, wall_run: Run) -> None:
     if case.exit_code == 5:
         assert any(re.search(case.reason, r) for r in seen), seen
     elif case.exit_code == 3:
-        assert any(re.search(case.reason + "|stopped sending|closed the connection", r)
-                   for r in seen), seen
+        gone = "|stopped sending|closed the connection|handshake not finished|not responding"
+        assert any(re.search(case.reason + gone, r) for r in seen), seen
     assert session._thread.is_alive()
-    assert session.status().state is not State.LIVE
     shown = [lb for lb in wall_run.labels[name] if "disconnected:" in lb or "retrying in" in lb]
     assert shown, wall_run.labels[name]
     assert all(len(lb) < 700 for lb in shown)
@@ -236,8 +235,8 @@ def test_good_session_keeps_updating(wall_run: Run) -> None:
     firsts = [i for i, c in enumerate(counts) if c > 0]
     assert firsts, counts
     tail = counts[firsts[0] :]
-    for i in range(len(tail) - 4):
-        assert tail[i + 4] > tail[i], counts
+    for i in range(len(tail) - 8):
+        assert tail[i + 8] > tail[i], counts
 
 
 @pytest.mark.skipif(not Path("/usr/bin/Xvfb").exists(), reason="Xvfb not installed")

@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402
+import pygame
 
-from tests.servers import SERVER_KINDS, vnc_server  # noqa: E402
+from tests.servers import SERVER_KINDS, vnc_server
 
 ENCODINGS = ["raw", "rre", "corre", "hextile", "zlib", "tight", "trle", "zrle", "tight+jpeg"]
 

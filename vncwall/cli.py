@@ -8,6 +8,7 @@ Exit codes: 0 success; 1 internal error; 2 usage or config error; 3 cannot conne
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -19,7 +20,7 @@ from .config import Config, ConfigError, load_config, loose_password_files
 from .net.address import AddressError, parse_address
 from .net.client import ClientOptions
 from .net.constants import ENCODING_NAMES, Encoding
-from .net.errors import VncError
+from .net.errors import VncError, server_text
 from .net.pixelformat import DEPTH_FORMATS
 from .net.security import METHOD_NAMES, Credentials, parse_method, parse_methods
 from .trust import TrustStore, default_known_hosts, parse_fingerprint
@@ -331,6 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setup_logging(interactive: bool) -> None:
+    """The wall logs session trouble to stderr; one-shot commands keep to their one line
+    (their sessions' states are in their output), unless VNCWALL_DEBUG is set."""
+    level = logging.WARNING if interactive else logging.CRITICAL
+    if os.environ.get("VNCWALL_DEBUG"):
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="vncwall: %(message)s", force=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; never lets a traceback reach the user (unless VNCWALL_DEBUG=1)."""
     parser = build_parser()
@@ -341,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.window, args.size, args.duration, func = False, None, None, cmd_run
         if func is None:
             raise UsageError("a command is required (try: vncwall --help)")
+        _setup_logging(interactive=func in (cmd_run, cmd_demo) and not
+                       getattr(args, "snapshot", None))
         return func(args)
     except UsageError as exc:
         print(f"vncwall: {exc}", file=sys.stderr)
@@ -354,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one line for the user, the details on demand
         if os.environ.get("VNCWALL_DEBUG"):
             traceback.print_exc()
-        print(f"vncwall: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"vncwall: internal error: {type(exc).__name__}: {server_text(str(exc).encode())}",
+              file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -55,6 +55,8 @@ class Status:
             return f"{text} ({self.reason})" if self.reason else text
         if self.state is State.DISCONNECTED and self.reason:
             return f"disconnected: {self.reason}"
+        if self.state in (State.CONNECTING, State.AUTHENTICATING) and self.reason:
+            return f"{self.state.value} (last attempt: {self.reason})"
         if self.state is State.LIVE and self.security:
             return f"live ({self.security})"
         return str(self.state.value)
@@ -146,7 +148,8 @@ class Session:
         attempt = 0
         while not self._stop.is_set():
             started = time.monotonic()
-            self._set(state=State.CONNECTING, reason="", first_frame=False, security="")
+            # The last failure's reason stays until this attempt ends, for the face to show.
+            self._set(state=State.CONNECTING, first_frame=False, security="")
             try:
                 self._connect_and_serve()
                 reason = "server closed the session"
@@ -195,6 +198,7 @@ class Session:
             self._framebuffer = client.framebuffer
             self._coverage = Coverage(event.width, event.height)
             if isinstance(event, ev.Connected):
+                self._set(reason="")
                 weak = client.security_info if client.security_weak else ""
                 if weak:
                     log.warning("session %s: %s", self.name, weak)

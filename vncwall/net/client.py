@@ -21,7 +21,7 @@ from . import messages
 from .constants import Encoding, ServerMsg
 from .decoders import DecodeContext, Decoder, make_decoders
 from .errors import AuthError, ProtocolError, server_text
-from .framebuffer import Framebuffer, Rect
+from .framebuffer import MAX_PIXELS, Framebuffer, Rect
 from .pixelformat import RGBX32, PixelFormat, U8Array
 from .security import (
     DEFAULT_PREFERENCE,
@@ -46,6 +46,8 @@ MAX_NAME = 64 * 1024
 MAX_CUT_TEXT = 1024 * 1024  # clipboard text kept; the rest is read and dropped
 MAX_CURSOR = 256
 CHUNK = 64 * 1024
+MAX_PAINTED = 4096  # painted rectangles listed per update before merging into one
+MAX_RECTS = 1 << 20  # rectangles in one LastRect-terminated update
 
 _PSEUDO_QUALITY = range(Encoding.JPEG_QUALITY_0, Encoding.JPEG_QUALITY_9 + 1)
 _PSEUDO_COMPRESS = range(Encoding.COMPRESS_LEVEL_0, Encoding.COMPRESS_LEVEL_9 + 1)
@@ -69,7 +71,7 @@ class ClientOptions:
     minimum_security: int = NONE  # refuse methods ranked below this one
     allow_insecure_plain: bool = False  # VeNCrypt Plain (password in clear) outside TLS
     trust: Trust | None = None  # judges certificates and server keys (vncwall.trust)
-    max_pixels: int = 16384 * 16384
+    max_pixels: int = MAX_PIXELS
 
     def encoding_list(self) -> list[int]:
         """The SetEncodings list: pixel encodings in preference order, then pseudo ones."""
@@ -353,6 +355,8 @@ class RFBClient:
             x, y, w, h, enc = struct.unpack(">HHHHi", (yield 12))
             if enc == Encoding.LAST_RECT:
                 break
+            if i > MAX_RECTS:
+                raise ProtocolError(f"update of more than {MAX_RECTS} rectangles without LastRect")
             decoder = self._decoders.get(enc)
             if decoder is not None:
                 fb = self._require_fb()
@@ -361,6 +365,8 @@ class RFBClient:
                 rect = Rect(x, y, w, h)
                 yield from decoder.decode(rect, ctx)
                 painted.append(rect)
+                if len(painted) > MAX_PAINTED:  # keep memory bounded on endless updates
+                    painted = [_bounds(painted)]
                 used.add(enc)
             else:
                 yield from self._pseudo_rect(x, y, w, h, enc)
@@ -471,6 +477,14 @@ class _Channel:
 
     def note(self, text: str, warn: bool = False) -> None:
         self._client._note(text, warn)
+
+
+def _bounds(rects: list[Rect]) -> Rect:
+    """The bounding box of some rectangles."""
+    box = rects[0]
+    for r in rects[1:]:
+        box = box.union(r)
+    return box
 
 
 def _bitmap(data: bytes, w: int, h: int) -> U8Array:

@@ -11,6 +11,9 @@ import numpy as np
 from .errors import ProtocolError
 from .pixelformat import U8Array
 
+MAX_SIDE = 16384  # widest or tallest desktop accepted
+MAX_PIXELS = 8192 * 8192  # 256 MiB of RGBX; ClientOptions.max_pixels can change it
+
 
 @dataclass(frozen=True)
 class Rect:
@@ -44,7 +47,7 @@ class Framebuffer:
     VNC viewer.
     """
 
-    def __init__(self, width: int, height: int, max_pixels: int = 16384 * 16384) -> None:
+    def __init__(self, width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
         self.lock = threading.Lock()
         self.max_pixels = max_pixels
         self.pixels: U8Array = np.zeros((0, 0, 4), dtype=np.uint8)
@@ -62,8 +65,15 @@ class Framebuffer:
 
     def resize(self, width: int, height: int) -> None:
         """Reallocate for a new desktop size; old content is kept where it still fits."""
-        if width < 0 or height < 0 or width * height > self.max_pixels:
-            raise ProtocolError(f"framebuffer size {width}x{height} exceeds the limit")
+        if not (0 <= width <= MAX_SIDE and 0 <= height <= MAX_SIDE):
+            raise ProtocolError(
+                f"framebuffer size {width}x{height} exceeds the {MAX_SIDE}-pixel side limit"
+            )
+        if width * height > self.max_pixels:
+            raise ProtocolError(
+                f"framebuffer size {width}x{height} exceeds the limit of "
+                f"{self.max_pixels * 4 >> 20} MiB"
+            )
         new = np.zeros((height, width, 4), dtype=np.uint8)
         with self.lock:
             h = min(height, self.pixels.shape[0])

@@ -13,6 +13,7 @@ from . import events as ev
 from .address import Address
 from .client import RFBClient
 from .errors import ConnectError
+from .framebuffer import Rect
 
 RECV_SIZE = 256 * 1024
 
@@ -81,6 +82,8 @@ class Connection:
         self._sel.register(sock, selectors.EVENT_READ, "sock")
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._last_data = time.monotonic()
+        self._opened = self._last_data
+        self._probe_at: float | None = None  # when we asked a silent server to answer
 
     @classmethod
     def open(
@@ -139,18 +142,46 @@ class Connection:
             if not data:
                 raise ConnectError(f"server closed the connection while {self.client.state}")
             self._last_data = time.monotonic()
+            self._probe_at = None
             self.bytes_in += len(data)
             self.client.receive_data(data)
-        if not self.client.idle and time.monotonic() - self._last_data > self.read_timeout:
-            raise ConnectError(
-                f"server stopped sending while {self.client.state} "
-                f"({self.read_timeout:g} s without data)"
-            )
+        self._check_liveness(time.monotonic())
         self.flush()
         out: list[ev.Event] = []
         while (event := self.client.next_event()) is not None:
             out.append(event)
         return out
+
+    def _check_liveness(self, now: float) -> None:
+        """Raise ConnectError for a server that trickles, stalls, or has silently gone.
+
+        - The handshake must finish within the read timeout, however the bytes trickle.
+        - Mid-message, the server must not fall silent for longer than the read timeout.
+        - Between messages silence is normal (nothing changed), so after a read timeout's
+          worth of it we ask for a 1x1 non-incremental update, which any server answers;
+          no answer within another read timeout means the server is gone (half-open).
+        """
+        t = self.read_timeout
+        silent = now - self._last_data
+        if not self.client.idle:
+            if silent > t:
+                raise ConnectError(
+                    f"server stopped sending while {self.client.state} ({t:g} s without data)"
+                )
+            if not self.client.connected and now - self._opened > t:
+                raise ConnectError(
+                    f"handshake not finished within {t:g} s (while {self.client.state})"
+                )
+            return
+        if self._probe_at is None:
+            fb = self.client.framebuffer
+            if silent > t and fb is not None:
+                self._probe_at = now
+                probe = Rect(0, 0, min(1, fb.width), min(1, fb.height))
+                self.client.request_update(incremental=False, rect=probe)
+                self.flush()
+        elif now - self._probe_at > t:
+            raise ConnectError(f"server not responding ({silent:.0f} s without data)")
 
     def close(self) -> None:
         self._sel.close()

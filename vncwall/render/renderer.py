@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 from OpenGL import GL
+from OpenGL.error import GLError
 
 from ..net.framebuffer import Framebuffer
 from ..net.pixelformat import U8Array
@@ -37,6 +39,9 @@ class FaceView:
     dim: float = 0.0
     placeholder: tuple[float, float, float] = (0.12, 0.14, 0.18)
     cursor: Cursor | None = None
+
+
+log = logging.getLogger("vncwall.render")
 
 
 class WallRenderer:
@@ -77,8 +82,14 @@ class WallRenderer:
         """Bring every face's texture up to date; returns the bytes uploaded."""
         total = 0
         for tex, face in zip(self.textures, faces, strict=False):
-            if face.framebuffer is not None:
+            if face.framebuffer is None:
+                continue
+            try:
                 total += tex.sync(face.framebuffer)
+            except GLError as exc:  # one session's picture must not take the wall down
+                tex.size = (0, 0)
+                tex.error = f"cannot show this desktop: {exc.description!r}"
+                log.warning("%s", tex.error)
         return total
 
     def draw(
@@ -115,12 +126,15 @@ class WallRenderer:
         GL.glBindVertexArray(self.vao)
         for i in order:
             face = faces[i]
+            tex = self.textures[i]
+            if tex.error and face.framebuffer is not None:
+                face = FaceView(None, [*face.label[:1], tex.error], False, dim=0.5)
             show_label = self.show_labels and bool(face.label)
             if show_label:
                 self.labels[i].set(face.label)  # may bind a texture: do it before ours
             GL.glActiveTexture(GL.GL_TEXTURE0)
             GL.glBindTexture(GL.GL_TEXTURE_2D, self.textures[i].id)
-            has_screen = face.framebuffer is not None and self.textures[i].size[0] > 0
+            has_screen = face.framebuffer is not None and tex.size[0] > 0
             GL.glUniform1i(p.loc("has_screen"), int(has_screen))
             GL.glUniform3f(p.loc("placeholder"), *face.placeholder)
             GL.glUniform1f(p.loc("dim"), face.dim)

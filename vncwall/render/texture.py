@@ -16,6 +16,8 @@ class SessionTexture:
         self.source: Framebuffer | None = None
         self.generation = -1
         self.bytes_uploaded = 0
+        self.error = ""  # why this session cannot be shown (too big for the GPU, GL error)
+        self.max_size = int(GL.glGetIntegerv(GL.GL_MAX_TEXTURE_SIZE))
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
         for pname, value in (
             (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
@@ -33,6 +35,11 @@ class SessionTexture:
             generation = fb.generation
         h, w = pixels.shape[:2]
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
+        if w > self.max_size or h > self.max_size:
+            self.source, self.generation, self.size = fb, generation, (0, 0)
+            self.error = f"desktop {w}x{h} exceeds this GPU's {self.max_size}-pixel textures"
+            return 0
+        self.error = ""
         if fb is not self.source or generation != self.generation or (w, h) != self.size:
             # New connection or resize: reallocate and upload everything.
             self.source, self.generation, self.size = fb, generation, (w, h)

@@ -13,6 +13,7 @@ from .base import DecodeContext, Decoder
 from .rle_tiles import MemorySource, decode_tiles, tile_data_bound
 
 TILE = 64
+CHUNK = 1 << 20  # compressed bytes read (and inflated) at a time
 
 
 def compressed_bound(raw: int) -> int:
@@ -41,15 +42,22 @@ class ZRLEDecoder(Decoder):
                 f"zrle: {length}-byte payload exceeds the {cap}-byte bound "
                 f"for a {rect.w}x{rect.h} rectangle"
             )
-        payload = (yield length) if length else b""
-        src = MemorySource(self._inflate(payload, raw_bound), "zrle")
+        # The payload is read and inflated a chunk at a time, so the connection never
+        # buffers more than one chunk of it; the output is bounded by the rectangle.
+        tiles = bytearray()
+        left = length
+        while left:
+            chunk = yield min(CHUNK, left)
+            left -= len(chunk)
+            tiles += self._inflate(chunk, raw_bound - len(tiles), raw_bound)
+        src = MemorySource(bytes(tiles), "zrle")
         # From memory the tile decoder never yields: this runs it to the end at once.
         yield from decode_tiles(rect, ctx, TILE, "zrle", None, src)
         if src.left:
             raise ProtocolError(f"zrle: {src.left} trailing bytes")
 
-    def _inflate(self, payload: bytes, limit: int) -> bytes:
-        """Decompress one rectangle's payload, refusing more than `limit` bytes of output."""
+    def _inflate(self, payload: bytes, limit: int, bound: int) -> bytes:
+        """Decompress a piece of the payload, refusing more than `limit` bytes of output."""
         z = self._zlib
         if z.eof:
             if payload:
@@ -59,8 +67,8 @@ class ZRLEDecoder(Decoder):
             data = z.decompress(payload, limit + 1)
         except zlib.error as exc:
             raise ProtocolError(f"zrle: zlib error: {exc}") from None
-        if len(data) > limit:
-            raise ProtocolError(f"zrle: decompressed data exceeds the {limit}-byte bound")
+        if len(data) > limit or z.unconsumed_tail:
+            raise ProtocolError(f"zrle: decompressed data exceeds the {bound}-byte bound")
         if z.unused_data:
             raise ProtocolError(
                 f"zrle: {len(z.unused_data)} bytes after the end of the zlib stream"
