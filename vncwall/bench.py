@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .net import events as ev
 from .net.client import ClientOptions, RFBClient
-from .net.constants import Encoding, Security
+from .net.constants import Security, encoding_name
 from .net.errors import ProtocolError
 from .net.pixelformat import RGBX32, U8Array
 
@@ -34,13 +34,7 @@ class DecodeStats:
     truncated: bool = False  # the last message was cut off (and ignored)
 
     def encoding_names(self) -> list[str]:
-        names = []
-        for e in sorted(self.encodings):
-            try:
-                names.append(Encoding(e).name.lower())
-            except ValueError:
-                names.append(str(e))
-        return names
+        return [encoding_name(e) for e in sorted(self.encodings)]
 
 
 @dataclass(frozen=True)

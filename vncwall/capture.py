@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .net import events as ev
 from .net.address import Address
 from .net.client import ClientOptions, RFBClient
-from .net.constants import Encoding
+from .net.constants import encoding_name
 from .net.errors import ConnectError
 from .net.framebuffer import Coverage
 from .net.pixelformat import U8Array
@@ -25,13 +25,7 @@ class Capture:
     seconds: float
 
     def encoding_names(self) -> list[str]:
-        names = []
-        for e in sorted(self.encodings):
-            try:
-                names.append(Encoding(e).name.lower())
-            except ValueError:
-                names.append(str(e))
-        return names
+        return [encoding_name(e) for e in sorted(self.encodings)]
 
 
 def capture(address: Address, options: ClientOptions, timeout: float) -> Capture:

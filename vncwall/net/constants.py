@@ -79,6 +79,14 @@ class Encoding(IntEnum):
     EXTENDED_CLIPBOARD = -1063131698  # 0xC0A1E5CE as a signed 32-bit value
 
 
+def encoding_name(value: int) -> str:
+    """Lower-case name of an encoding number ('tight'), or the number itself if unknown."""
+    try:
+        return Encoding(value).name.lower()
+    except ValueError:
+        return str(value)
+
+
 # Names accepted by --encodings and config files, best first (the default order).
 ENCODING_NAMES: dict[str, Encoding] = {
     "tight": Encoding.TIGHT,
