@@ -212,6 +212,9 @@ class Session:
             if not complete and self._coverage is not None:
                 complete = self._coverage.add(event.rects)
             self._set(updates=status.updates + 1, first_frame=complete)
+        elif isinstance(event, ev.UpdateBegin):
+            # Pipelining: ask for the next update as soon as this one starts arriving, so
+            # the server can prepare it while we decode.
             client.request_update(incremental=True)
         elif isinstance(event, ev.CursorShape):
             self.cursor = event
