@@ -242,7 +242,7 @@ def test_low_depth_format() -> None:
         (update(rect(5, 0, 2, 2, Encoding.CURSOR)), "hotspot"),
         (update(rect(0, 0, 100000 // 2, 40000, Encoding.DESKTOP_SIZE)), "exceeds the 16384"),
         (update(rect(0, 0, 16384, 16384, Encoding.DESKTOP_SIZE)), "exceeds the limit of"),
-        (struct.pack(">B3xi", 3, -8), "extended clipboard"),
+        (struct.pack(">B3xiI", 3, -4, 1 << 27), "extended clipboard message before"),
     ],
 )
 def test_malformed_updates(stream: bytes, match: str) -> None:

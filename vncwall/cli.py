@@ -8,13 +8,14 @@ Exit codes: 0 success; 1 internal error; 2 usage or config error; 3 cannot conne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from .config import Config, ConfigError, load_config, loose_password_files
 from .net.address import AddressError, parse_address
@@ -24,6 +25,9 @@ from .net.errors import VncError, server_text
 from .net.pixelformat import DEPTH_FORMATS
 from .net.security import METHOD_NAMES, Credentials, parse_method, parse_methods
 from .trust import TrustStore, default_known_hosts, parse_fingerprint
+
+if TYPE_CHECKING:
+    from .wall import Wall
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -197,9 +201,9 @@ def _size(text: str) -> tuple[int, int]:
     return (w, h)
 
 
-def _load(path: str) -> Config:
+def _load(path: str, require_sessions: bool = True) -> Config:
     try:
-        cfg = load_config(path)
+        cfg = load_config(path, require_sessions)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     for loose in loose_password_files(cfg):
@@ -207,15 +211,60 @@ def _load(path: str) -> Config:
     return cfg
 
 
+def _kiosk(wall: Wall, args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """Attach --listen and --status-json to a wall (closed with `stack`)."""
+    status_path = getattr(args, "status_json", None)
+    if status_path is not None and not status_path.parent.is_dir():
+        raise UsageError(f"--status-json: no directory {status_path.parent}")
+    listen = getattr(args, "listen", None)
+    if listen is not None:
+        from .listen import Listener, ListenError, parse_listen
+
+        try:
+            host, port = parse_listen(listen)
+            listener = stack.enter_context(Listener(host, port, wall.config.listen,
+                                                    wall.config.wall.connect_timeout))
+        except ListenError as exc:
+            raise UsageError(f"--listen: {exc}") from None
+        where = f"[{host}]" if ":" in host else host or "*"
+        print(f"vncwall: listening for reverse connections on {where}:{listener.port}",
+              file=sys.stderr)
+
+        def adopt(w: Wall, now: float) -> None:
+            for session in listener.take():
+                w.add_session(session)
+
+        wall.tickers.append(adopt)
+    if status_path is not None:
+        from .status_json import StatusWriter
+
+        writer = StatusWriter(status_path)
+
+        def write_status(w: Wall, now: float) -> None:
+            writer.update(w.sessions, w.frames, w.front, now)
+
+        wall.tickers.append(write_status)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .config import WallConfig
     from .wall import Wall, WindowError
 
-    cfg = _load(args.config)
+    listen = getattr(args, "listen", None)
+    if args.config is not None:
+        cfg = _load(args.config, require_sessions=listen is None)
+    elif listen is not None:
+        cfg = Config(WallConfig())
+    else:
+        raise UsageError("run needs --config FILE (or --listen [HOST:]PORT)")
     fullscreen = False if args.window else None
-    try:
-        stats = Wall(cfg).run(size=args.size, fullscreen=fullscreen, duration=args.duration)
-    except WindowError as exc:
-        raise UsageError(str(exc)) from None
+    with contextlib.ExitStack() as stack:
+        wall = Wall(cfg)
+        _kiosk(wall, args, stack)
+        try:
+            stats = wall.run(size=args.size, fullscreen=fullscreen, duration=args.duration)
+        except WindowError as exc:
+            raise UsageError(str(exc)) from None
     if args.duration is not None:
         print(f"vncwall: {stats.line()}", file=sys.stderr)
     return EXIT_OK
@@ -252,8 +301,6 @@ def demo_config(addresses: list[str], names: list[str], fullscreen: bool) -> Con
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import contextlib
-
     from .demo.server import DemoServer
     from .wall import Wall, WindowError
 
@@ -262,6 +309,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cfg = demo_config([s.address for s in servers], [f"demo-{i + 1}" for i in
                                                          range(args.sides)], not args.window)
         wall = Wall(cfg)
+        _kiosk(wall, args, stack)
         try:
             if args.snapshot is not None:
                 from .png import write_png
@@ -296,11 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="wall config file (same as: vncwall run --config F)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser("run", help="show the wall (fullscreen unless --window)")
-    run.add_argument("--config", required=True, help="wall config file (TOML)")
+    run.add_argument("--config", help="wall config file (TOML); optional with --listen")
     run.add_argument("--window", action="store_true", help="a window instead of fullscreen")
     run.add_argument("--size", type=_size, help="window size WxH (default: config's size)")
     run.add_argument("--duration", type=_seconds, help="quit after this many seconds and "
                      "print the frame rate and CPU used")
+    run.add_argument("--listen", nargs="?", const="5500", metavar="[HOST:]PORT",
+                     help="accept servers that connect in (x11vnc -connect), each as a new "
+                     "face (default port 5500, every interface)")
+    run.add_argument("--status-json", type=Path, metavar="PATH",
+                     help="keep a JSON file with every session's state up to date")
     run.set_defaults(func=cmd_run)
     snap = sub.add_parser("snapshot", help="render one frame of the wall to PNG")
     snap.add_argument("--config", required=True, help="wall config file (TOML)")
@@ -319,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--angle", type=float, default=0.0, help="with --snapshot: degrees")
     demo.add_argument("--duration", type=_seconds, help="quit after this many seconds and "
                       "print the frame rate and CPU used")
+    demo.add_argument("--status-json", type=Path, metavar="PATH",
+                      help="keep a JSON file with every session's state up to date")
     demo.set_defaults(func=cmd_demo)
     from .cli_perf import add_commands
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import tomllib
@@ -104,6 +105,29 @@ class WallConfig:
     labels: bool = True
     reconnect_max_seconds: float = 30.0
     connect_timeout: float = 10.0
+    autorotate_seconds: float = 0.0  # 0: no carousel
+    autorotate_resume_seconds: float = 30.0
+    skip_down: bool = False
+
+
+@dataclass(frozen=True)
+class ListenConfig:
+    """The [listen] table: who may connect in with `vncwall run --listen`."""
+
+    allow: tuple[str, ...] = ()  # IP addresses or networks; empty: anyone
+    view_only: bool = False
+
+    def allows(self, host: str) -> bool:
+        """Whether a peer at `host` (an IP address text) may connect in."""
+        if not self.allow:
+            return True
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in ipaddress.ip_network(net, strict=False) for net in self.allow)
 
 
 @dataclass(frozen=True)
@@ -112,6 +136,7 @@ class Config:
     sessions: tuple[SessionConfig, ...] = ()
     path: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    listen: ListenConfig = field(default_factory=ListenConfig)
 
 
 class _Reader:
@@ -194,9 +219,34 @@ def _wall(source: str, table: dict[str, Any]) -> WallConfig:
             "reconnect_max_seconds", WallConfig.reconnect_max_seconds, 1.0, 3600.0
         ),
         connect_timeout=r.number("connect_timeout", WallConfig.connect_timeout, 0.5, 300.0),
+        autorotate_seconds=r.number("autorotate_seconds", 0.0, 0.0, 86400.0),
+        autorotate_resume_seconds=r.number(
+            "autorotate_resume_seconds", WallConfig.autorotate_resume_seconds, 0.0, 86400.0
+        ),
+        skip_down=r.boolean("skip_down", False),
     )
     r.finish()
     return wall
+
+
+def _listen(source: str, table: dict[str, Any]) -> ListenConfig:
+    r = _Reader(source, "listen.", table)
+    allow = r.take("allow", list, "a list of IP addresses or networks")
+    nets: list[str] = []
+    for item in allow or []:
+        if not isinstance(item, str):
+            raise r.fail("allow", f"expected an IP address or network, got {item!r}")
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise r.fail("allow", f"{item!r} is not an IP address or network "
+                         "(e.g. \"127.0.0.1\", \"10.0.0.0/8\", \"::1\")") from None
+        nets.append(item.strip())
+    if allow is not None and not nets:
+        raise r.fail("allow", "empty: nobody could connect in (leave it out to allow anyone)")
+    listen = ListenConfig(allow=tuple(nets), view_only=r.boolean("view_only", False))
+    r.finish()
+    return listen
 
 
 def _session(source: str, index: int, table: dict[str, Any], base: Path) -> SessionConfig:
@@ -313,7 +363,8 @@ def _keys(source: str, table: dict[str, Any]) -> dict[str, str]:
     return keys
 
 
-def parse_config(text: str, source: str = "<config>", base: Path | None = None) -> Config:
+def parse_config(text: str, source: str = "<config>", base: Path | None = None,
+                 require_sessions: bool = True) -> Config:
     """Parse config text; raises ConfigError naming `source` and the key."""
     try:
         data = tomllib.loads(text)
@@ -323,6 +374,7 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None) 
     wall_table = top.take("wall", dict, "a [wall] table") or {}
     session_tables = top.take("session", list, "[[session]] tables") or []
     keys = _keys(source, top.take("keys", dict, "a [keys] table") or {})
+    listen = _listen(source, top.take("listen", dict, "a [listen] table") or {})
     top.finish()
     wall = _wall(source, wall_table)
     sessions = []
@@ -330,12 +382,12 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None) 
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: session[{i}]: expected a [[session]] table")
         sessions.append(_session(source, i, table, base or Path.cwd()))
-    if not sessions:
+    if not sessions and require_sessions:
         raise ConfigError(f"{source}: session: no [[session]] configured")
-    return Config(wall, tuple(sessions), None, keys)
+    return Config(wall, tuple(sessions), None, keys, listen)
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, require_sessions: bool = True) -> Config:
     """Read a config file; warns (via the returned problems) about loose password files."""
     p = Path(path)
     try:
@@ -344,8 +396,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text") from None
-    cfg = parse_config(text, str(p), p.parent.resolve())
-    return Config(cfg.wall, cfg.sessions, p, cfg.keys)
+    cfg = parse_config(text, str(p), p.parent.resolve(), require_sessions)
+    return Config(cfg.wall, cfg.sessions, p, cfg.keys, cfg.listen)
 
 
 def loose_password_files(cfg: Config) -> list[Path]:

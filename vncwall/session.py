@@ -89,9 +89,14 @@ class Session:
         self._inputs: deque[Callable[[RFBClient], None]] = deque()
         self._conn: Connection | None = None
         self._coverage: Coverage | None = None
+        self._bytes_done = 0  # received on connections that have ended
+        self.reconnect = True  # False: one connection only (a server that connected in)
         self.cursor: ev.CursorShape | None = None
         self.cursor_serial = 0
         self.cursor_pos: tuple[int, int] | None = None
+        # (serial, value) pairs, replaced whole so other threads read them consistently.
+        self.clipboard_in: tuple[int, str] | None = None  # the server's latest clipboard text
+        self.led_state: tuple[int, int] | None = None  # the server's latest QEMU LED state
         self.listeners: list[Callable[[Session, ev.Event], None]] = []
         self._thread = threading.Thread(target=self._run, name=f"session {config.name}",
                                         daemon=True)
@@ -117,6 +122,16 @@ class Session:
             return self._status
 
     @property
+    def address_text(self) -> str:
+        return str(self.config.address)
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes received from the server over every connection so far."""
+        conn = self._conn
+        return self._bytes_done + (conn.bytes_in if conn is not None else 0)
+
+    @property
     def framebuffer(self) -> Framebuffer | None:
         """The current connection's framebuffer (replaced on reconnect)."""
         return self._framebuffer
@@ -132,6 +147,10 @@ class Session:
 
     def send_key(self, down: bool, keysym: int, keycode: int | None = None) -> None:
         self.submit(lambda c: c.key_event(down, keysym, keycode))
+
+    def send_cut_text(self, text: str) -> None:
+        """The local clipboard, for the server (never sent from a view-only session)."""
+        self.submit(lambda c: c.cut_text(text))
 
     def send_pointer(self, buttons: int, x: int, y: int) -> None:
         if not self.config.view_only:
@@ -167,6 +186,9 @@ class Session:
             if self._stop.is_set():
                 break
             log.warning("session %s: %s", self.name, reason)
+            if not self.reconnect:
+                self._set(state=State.DISCONNECTED, reason=reason)
+                break
             attempt = 1 if time.monotonic() - started > STABLE_SECONDS else attempt + 1
             # Wrong credentials will not fix themselves quickly: wait the full cap.
             delay = self.reconnect_cap if auth_failed else backoff_delay(
@@ -178,7 +200,7 @@ class Session:
 
     def _connect_and_serve(self) -> None:
         client = RFBClient(self.config.client_options())
-        conn = Connection.open(self.config.address, client, self.timeout)
+        conn = self._open(client)
         self._conn = conn
         try:
             if self._stop.is_set():
@@ -189,7 +211,12 @@ class Session:
                 while self._inputs and client.connected:
                     self._inputs.popleft()(client)
         finally:
+            self._bytes_done += conn.bytes_in
             conn.close()
+
+    def _open(self, client: RFBClient) -> Connection:
+        """The connection to serve (overridden for servers that connect in)."""
+        return Connection.open(self.config.address, client, self.timeout)
 
     def _handle(self, client: RFBClient, event: ev.Event) -> None:
         if isinstance(event, ev.SecurityChosen):
@@ -223,5 +250,11 @@ class Session:
             self.cursor_pos = (event.x, event.y)
         elif isinstance(event, ev.NameChanged):
             self._set(desktop_name=event.name)
+        elif isinstance(event, ev.CutText):
+            serial = self.clipboard_in[0] + 1 if self.clipboard_in else 1
+            self.clipboard_in = (serial, event.text)
+        elif isinstance(event, ev.LedState):
+            serial = self.led_state[0] + 1 if self.led_state else 1
+            self.led_state = (serial, event.state)
         for listener in self.listeners:
             listener(self, event)

@@ -7,23 +7,33 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
+from .carousel import Carousel
+from .clipboard import ClipboardSync, open_clipboard
 from .config import Config
+from .input.locks import LockSync
 from .input.router import InputRouter, Target, parse_hotkeys
 from .net.pixelformat import U8Array
 from .render.animation import Rotation
 from .render.prism import Camera, Prism, closest_angle, face_pixel
-from .render.renderer import Cursor, FaceView, OffscreenTarget, WallRenderer, read_pixels
+from .render.renderer import Cursor, FaceView, OffscreenTarget, WallRenderer, clear, read_pixels
 from .session import Session, State
 
 log = logging.getLogger("vncwall.wall")
 
 DEFAULT_SESSION_SIZE = (1280, 800)  # face shape before a session reports its size
 FOVY = math.radians(40.0)
+# Events that count as someone using the wall: they pause the carousel.
+USER_INPUT_EVENTS = frozenset({
+    pygame.KEYDOWN, pygame.KEYUP, pygame.TEXTINPUT, pygame.MOUSEMOTION, pygame.MOUSEBUTTONDOWN,
+    pygame.MOUSEBUTTONUP, pygame.MOUSEWHEEL, pygame.FINGERDOWN, pygame.FINGERUP,
+    pygame.FINGERMOTION,
+})
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,12 @@ class Wall:
     viewport: tuple[int, int] = (1280, 800)
     _prism: Prism | None = None
     _sizes: list[tuple[int, int]] = field(default_factory=list)
+    carousel: Carousel | None = None  # None: from [wall] autorotate_* (off when 0)
+    # Called once per frame on the GL thread before drawing (listener, status file).
+    tickers: list[Callable[[Wall, float], None]] = field(default_factory=list)
+    started: bool = False
+    clipboard: ClipboardSync | None = None  # set once the window is open (run)
+    locks: LockSync = field(default_factory=LockSync)
 
     def __post_init__(self) -> None:
         wall = self.config.wall
@@ -97,11 +113,32 @@ class Wall:
                 for s in self.config.sessions
             ]
         self.rotation = Rotation(duration=wall.rotate_seconds)
+        if self.carousel is None:
+            self.carousel = Carousel(wall.autorotate_seconds, wall.autorotate_resume_seconds,
+                                     wall.skip_down)
 
     # --- sessions -----------------------------------------------------------------
     def start(self) -> None:
+        self.started = True
         for s in self.sessions:
             s.start()
+
+    def add_session(self, session: Session) -> None:
+        """A new face at runtime (GL thread only); started at once if the wall runs."""
+        self.sessions.append(session)
+        if self.started:
+            session.start()
+
+    def autorotate(self, now: float) -> None:
+        """Turn to the next (live, with skip_down) session when the carousel says so."""
+        c = self.carousel
+        if c is None or not c.enabled or not self.sessions:
+            return
+        up = [s.status().state is State.LIVE for s in self.sessions]
+        target = c.advance(self.front, up, now)
+        if target is not None and target != self.front:
+            self.go_to(target, now)
+            self.router.set_target(self.input_target(now))
 
     def stop(self) -> None:
         for s in self.sessions:
@@ -158,6 +195,8 @@ class Wall:
 
     def input_target(self, now: float) -> Target | None:
         """The front session as an input target, or None (view-only or not live)."""
+        if not self.sessions:
+            return None
         session = self.sessions[self.front]
         fb = session.framebuffer
         if session.config.view_only or fb is None or session.status().state is not State.LIVE:
@@ -178,6 +217,8 @@ class Wall:
     def go_to(self, index: int, now: float) -> None:
         """Rotate (eased, retargetable) so that session `index` faces the viewer."""
         n = len(self.sessions)
+        if n == 0:
+            return
         self.front = index % n
         target = closest_angle(self.prism().front_angle(self.front), self.rotation.target)
         self.rotation.retarget(target, now)
@@ -203,6 +244,10 @@ class Wall:
 
     def frame(self, viewport: tuple[int, int], now: float, theta: float | None = None) -> int:
         """Upload damage and draw one frame at `now` (GL thread); returns bytes uploaded."""
+        if not self.sessions:  # listening, and nobody has connected in yet
+            clear(viewport, self.config.wall.background)
+            self.frames += 1
+            return 0
         if self.renderer is None:
             self.renderer = WallRenderer()
             self.renderer.show_labels = self.config.wall.labels
@@ -226,6 +271,7 @@ class Wall:
                                     wall.fullscreen if fullscreen is None else fullscreen)
         self.router = InputRouter(hotkeys=parse_hotkeys(self.config.keys))
         pygame.key.start_text_input()
+        self.clipboard = ClipboardSync(open_clipboard())
         self.start()
         clock = pygame.time.Clock()
         start, cpu0, frames0 = time.monotonic(), time.process_time(), self.frames
@@ -234,6 +280,9 @@ class Wall:
                 now = time.monotonic()
                 if duration is not None and now - start >= duration:
                     break
+                for tick in self.tickers:
+                    tick(self, now)
+                self.autorotate(now)
                 self.frame(self.viewport, now)
                 pygame.display.flip()
                 clock.tick(max_fps)
@@ -245,18 +294,25 @@ class Wall:
 
     def _handle_events(self, now: float) -> bool:
         events = pygame.event.get()
+        if self.carousel is not None and any(e.type in USER_INPUT_EVENTS for e in events):
+            self.carousel.touch(now)
         for event in events:
             if event.type == pygame.QUIT:
                 self.router.release_all()
                 return False
             if event.type == pygame.WINDOWSIZECHANGED:
                 self.viewport = (event.x, event.y)
-        self.router.set_target(self.input_target(now))
+        target = self.input_target(now)
+        self.router.set_target(target)
+        if target is not None:
+            self.locks.before_keys(self.sessions[target.index], events, now)
         for action in self.router.handle(events):
             if action == "quit":
                 self.router.release_all()
                 return False
             self.hotkey(action, now)
+        if self.clipboard is not None:
+            self.clipboard.tick(self.sessions, self.front, events)
         return True
 
     def hotkey(self, action: str, now: float) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import struct
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,18 @@ MAX_REASON = 64 * 1024  # failure reasons are read whole up to this, then refuse
 MAX_NAME = 64 * 1024
 MAX_CUT_TEXT = 1024 * 1024  # clipboard text kept; the rest is read and dropped
 MAX_CURSOR = 256
+# Extended Clipboard (rfbproto "Extended Clipboard Pseudo-Encoding"): flags in the header.
+CLIP_TEXT = 1 << 0
+CLIP_CAPS = 1 << 24
+CLIP_REQUEST = 1 << 25
+CLIP_PEEK = 1 << 26
+CLIP_NOTIFY = 1 << 27
+CLIP_PROVIDE = 1 << 28
+CLIP_ACTIONS = CLIP_REQUEST | CLIP_PEEK | CLIP_NOTIFY | CLIP_PROVIDE
+MAX_CLIP_BYTES = 4 * MAX_CUT_TEXT + 1  # UTF-8 text inflated, at most; the rest is dropped
+MAX_CLIP_CONTROL = 4 + 16 * 4  # the largest caps message; other non-provide ones are smaller
+# Cursor With Alpha pixels: always 32 bits, bytes R, G, B, A in memory (alpha premultiplied).
+_RGBA32 = PixelFormat(32, 32, False, True, 255, 255, 255, 0, 8, 16)
 CHUNK = 64 * 1024
 MAX_PAINTED = 4096  # painted rectangles listed per update before merging into one
 MAX_RECTS = 1 << 20  # rectangles in one LastRect-terminated update
@@ -67,6 +80,7 @@ class ClientOptions:
     quality: int | None = None  # JPEG quality 0-9; None = lossless
     compress_level: int | None = None
     local_cursor: bool = True
+    extended_clipboard: bool = True  # UTF-8 clipboard (Extended Clipboard pseudo-encoding)
     security: tuple[int, ...] = DEFAULT_PREFERENCE  # methods, preferred first (security.py)
     minimum_security: int = NONE  # refuse methods ranked below this one
     allow_insecure_plain: bool = False  # VeNCrypt Plain (password in clear) outside TLS
@@ -83,8 +97,11 @@ class ClientOptions:
         encs += [Encoding.EXTENDED_DESKTOP_SIZE, Encoding.DESKTOP_SIZE, Encoding.LAST_RECT,
                  Encoding.DESKTOP_NAME]
         if self.local_cursor:
-            encs += [Encoding.CURSOR, Encoding.X_CURSOR, Encoding.POINTER_POS]
+            encs += [Encoding.CURSOR_WITH_ALPHA, Encoding.CURSOR, Encoding.X_CURSOR,
+                     Encoding.POINTER_POS]
         encs += [Encoding.QEMU_EXTENDED_KEY, Encoding.QEMU_LED_STATE]
+        if self.extended_clipboard:
+            encs.append(Encoding.EXTENDED_CLIPBOARD)
         return encs
 
 
@@ -113,6 +130,9 @@ class RFBClient:
         self.idle = False  # True between server messages, when silence is normal
         self.qemu_keys = False  # the server accepts QEMU Extended Key Events
         self.server_init_offset: int | None = None  # stream offset of ServerInit
+        self.clip_caps = 0  # the server's Extended Clipboard caps flags; 0 = classic only
+        self.clip_text_max = 0  # the largest text the server takes unasked (provide)
+        self._clip_local: str | None = None  # our clipboard, to provide when asked
         self.tap: Callable[[bytes], None] | None = None  # sees every byte received
         self._out = bytearray()
         self._events: deque[ev.Event] = deque()
@@ -234,9 +254,29 @@ class RFBClient:
         self._send(messages.pointer_event(buttons, x, y))
 
     def cut_text(self, text: str) -> None:
+        """The local clipboard changed: announce it (Extended Clipboard) or send it (Latin-1)."""
         self._require_fb()
-        data = text.encode("latin-1", errors="replace")[:MAX_CUT_TEXT]
-        self._send(messages.client_cut_text(data))
+        text = text[:MAX_CUT_TEXT]
+        self._clip_local = text
+        if not self.clip_caps:
+            data = text.encode("latin-1", errors="replace")
+            self._send(messages.client_cut_text(data))
+        elif self.clip_caps & CLIP_PROVIDE and len(_clip_utf8(text)) <= self.clip_text_max:
+            self._clip_provide()
+        elif self.clip_caps & CLIP_NOTIFY:
+            self._clip_send(CLIP_NOTIFY | CLIP_TEXT)
+
+    def _clip_send(self, flags: int, payload: bytes = b"") -> None:
+        """An extended ClientCutText: negative length, flags, payload."""
+        self._send(struct.pack(">B3xiI", 6, -(4 + len(payload)), flags) + payload)
+
+    def _clip_provide(self) -> None:
+        text = self._clip_local
+        if text is None:
+            return
+        data = _clip_utf8(text)
+        self._clip_send(CLIP_PROVIDE | CLIP_TEXT,
+                        zlib.compress(struct.pack(">I", len(data)) + data))
 
     def _require_fb(self) -> Framebuffer:
         if self.framebuffer is None:
@@ -391,6 +431,8 @@ class RFBClient:
             yield from self._cursor(x, y, w, h)
         elif enc == Encoding.X_CURSOR:
             yield from self._x_cursor(x, y, w, h)
+        elif enc == Encoding.CURSOR_WITH_ALPHA:
+            yield from self._alpha_cursor(x, y, w, h)
         elif enc == Encoding.QEMU_EXTENDED_KEY:
             self.qemu_keys = True
         elif enc == Encoding.QEMU_LED_STATE:
@@ -437,6 +479,25 @@ class RFBClient:
             rgba[..., 3] = mask * 255
         self._events.append(ev.CursorShape(x, y, rgba))
 
+    def _alpha_cursor(self, x: int, y: int, w: int, h: int) -> Reader[None]:
+        """Cursor With Alpha: an S32 encoding, then w*h RGBA pixels (premultiplied) in it."""
+        self._check_cursor(x, y, w, h)
+        (enc,) = struct.unpack(">i", (yield 4))
+        decoder = self._decoders.get(enc)
+        if decoder is None or enc == Encoding.COPYRECT:
+            raise ProtocolError(f"cursor with alpha in unsupported encoding {enc}")
+        image = Framebuffer(w, h)
+        if w and h:
+            # The decoder's state (zlib streams) is the session's own, as rfbproto says.
+            yield from decoder.decode(Rect(0, 0, w, h), DecodeContext(image, _RGBA32))
+        premul = image.pixels.astype(np.uint16)
+        alpha = premul[..., 3:4]
+        rgba = np.empty((h, w, 4), dtype=np.uint8)
+        straight = (premul[..., :3] * 255 + alpha // 2) // np.maximum(alpha, 1)
+        rgba[..., :3] = np.where(alpha > 0, np.minimum(straight, 255), 0)
+        rgba[..., 3] = premul[..., 3]
+        self._events.append(ev.CursorShape(x, y, rgba))
+
     def _colour_map_entries(self) -> Reader[None]:
         first, count = struct.unpack(">xHH", (yield 5))
         data = yield count * 6
@@ -452,7 +513,10 @@ class RFBClient:
     def _server_cut_text(self) -> Reader[None]:
         (length,) = struct.unpack(">3xi", (yield 7))
         if length < 0:
-            raise ProtocolError("extended clipboard message without negotiating it")
+            if not self.options.extended_clipboard:
+                raise ProtocolError("extended clipboard message without negotiating it")
+            yield from self._extended_cut_text(-length)
+            return
         kept = bytearray()
         remaining = length
         while remaining:
@@ -461,6 +525,62 @@ class RFBClient:
             if len(kept) < MAX_CUT_TEXT:
                 kept += chunk[: MAX_CUT_TEXT - len(kept)]
         self._events.append(ev.CutText(kept.decode("latin-1")))
+
+    def _extended_cut_text(self, length: int) -> Reader[None]:
+        if length < 4:
+            raise ProtocolError(f"extended clipboard message of {length} bytes")
+        (flags,) = struct.unpack(">I", (yield 4))
+        remaining = length - 4
+        if not flags & CLIP_CAPS and not self.clip_caps:
+            raise ProtocolError("extended clipboard message before the server's caps")
+        if flags & CLIP_CAPS or not flags & CLIP_PROVIDE:
+            body = bytearray()
+            while remaining:  # control messages are small: keep the start, drop the rest
+                chunk = yield min(CHUNK, remaining)
+                remaining -= len(chunk)
+                body += chunk[: MAX_CLIP_CONTROL - len(body)]
+            self._clip_control(flags, bytes(body))
+            return
+        # provide: a zlib stream of (U32 size, data) per format, in bit order; text is bit 0.
+        inflate = zlib.decompressobj()
+        wanted = 4 + MAX_CLIP_BYTES
+        out = bytearray()
+        while remaining:
+            chunk = yield min(CHUNK, remaining)
+            remaining -= len(chunk)
+            if flags & CLIP_TEXT and len(out) < wanted:
+                try:
+                    out += inflate.decompress(chunk, wanted - len(out))
+                except zlib.error as exc:
+                    raise ProtocolError(f"extended clipboard data: {exc}") from None
+        if not flags & CLIP_TEXT:
+            return
+        if len(out) < 4:
+            raise ProtocolError("extended clipboard text without its size")
+        (size,) = struct.unpack(">I", out[:4])
+        data = bytes(out[4 : 4 + size]).split(b"\0", 1)[0]
+        text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        self._events.append(ev.CutText(text[:MAX_CUT_TEXT]))
+
+    def _clip_control(self, flags: int, body: bytes) -> None:
+        """caps, request, peek or notify from the server."""
+        if flags & CLIP_CAPS:
+            formats = [bit for bit in range(16) if flags & (1 << bit)]
+            if len(body) < 4 * len(formats):
+                raise ProtocolError("extended clipboard caps without their sizes")
+            sizes = struct.unpack(f">{len(formats)}I", body[: 4 * len(formats)])
+            self.clip_caps = flags
+            self.clip_text_max = sizes[0] if flags & CLIP_TEXT else 0
+            # Ours: text only, up to the cap, with every action.
+            ours = CLIP_CAPS | CLIP_TEXT | CLIP_ACTIONS
+            self._clip_send(ours, struct.pack(">I", MAX_CUT_TEXT))
+        elif flags & CLIP_REQUEST:
+            if flags & CLIP_TEXT:
+                self._clip_provide()
+        elif flags & CLIP_PEEK:
+            self._clip_send(CLIP_NOTIFY | (CLIP_TEXT if self._clip_local is not None else 0))
+        elif flags & CLIP_NOTIFY and flags & CLIP_TEXT and self.clip_caps & CLIP_REQUEST:
+            self._clip_send(CLIP_REQUEST | CLIP_TEXT)  # text there: ask for it
 
 
 class _Channel:
@@ -485,6 +605,11 @@ def _bounds(rects: list[Rect]) -> Rect:
     for r in rects[1:]:
         box = box.union(r)
     return box
+
+
+def _clip_utf8(text: str) -> bytes:
+    """Extended Clipboard text: UTF-8, CR LF line ends, a terminating NUL."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8") + b"\0"
 
 
 def _bitmap(data: bytes, w: int, h: int) -> U8Array:

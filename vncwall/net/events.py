@@ -85,7 +85,7 @@ class Bell:
 
 @dataclass(frozen=True)
 class CutText:
-    """Server clipboard text (decoded from Latin-1, capped)."""
+    """Server clipboard text (from Latin-1, or UTF-8 with the Extended Clipboard; capped)."""
 
     text: str
 

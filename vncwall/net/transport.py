@@ -91,6 +91,14 @@ class Connection:
     ) -> Connection:
         return cls(open_socket(address, timeout), client, timeout)
 
+    @classmethod
+    def accepted(cls, sock: socket.socket, client: RFBClient, timeout: float = 10.0) -> Connection:
+        """Drive `client` over a socket a server opened to us (a reverse connection)."""
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(sock, client, timeout)
+
     def wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")

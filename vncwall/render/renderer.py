@@ -165,6 +165,13 @@ class WallRenderer:
         return (x0, y0, x0 + cw / fb.width, y0 + ch / fb.height)
 
 
+def clear(viewport: tuple[int, int], background: tuple[float, float, float]) -> None:
+    """Fill the bound framebuffer with the background colour (an empty wall)."""
+    GL.glViewport(0, 0, viewport[0], viewport[1])
+    GL.glClearColor(background[0], background[1], background[2], 1.0)
+    GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+
+
 def read_pixels(width: int, height: int) -> np.ndarray:
     """The bound framebuffer as an (h, w, 3) uint8 array, top row first."""
     GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
