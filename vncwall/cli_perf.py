@@ -39,6 +39,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     options = ClientOptions(
         credentials=Credentials(password=read_password(args.password_file)),
         pixel_format=RGBX32,
+        extended_clipboard=False,  # a recording is for decoding: no clipboard traffic
         quality=args.quality,
         compress_level=args.compress,
         **kwargs,
