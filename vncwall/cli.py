@@ -72,14 +72,22 @@ def read_password(password_file: str | None) -> str | None:
     return os.environ.get("VNCWALL_PASSWORD")
 
 
-def _level(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number 0-9") from None
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"{value} is not in 0-9")
-    return value
+def int_in(lo: int, hi: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer from lo to hi, with a one-line error naming `what`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be {lo}-{hi}, not {value}")
+        return value
+
+    return parse
+
+
+_level = int_in(0, 9, "the level")
 
 
 def _seconds(text: str) -> float:
@@ -329,16 +337,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sides(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 1 <= n <= 16:
-        raise argparse.ArgumentTypeError("between 1 and 16 sides")
-    return n
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vncwall", description="Many live VNC sessions on a rotating prism.")
     parser.add_argument("--config", help="wall config file (same as: vncwall run --config F)")
@@ -365,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seconds to wait for every session's first frame (default 10)")
     snap.set_defaults(func=cmd_snapshot)
     demo = sub.add_parser("demo", help="built-in demo servers on a spinning wall (no setup)")
-    demo.add_argument("--sides", type=_sides, default=6, help="number of sessions (default 6)")
+    demo.add_argument("--sides", type=int_in(1, 16, "the number of sides"), default=6,
+                      help="number of sessions (default 6)")
     demo.add_argument("--window", action="store_true", help="a window instead of fullscreen")
     demo.add_argument("--size", type=_size, help="window size WxH")
     demo.add_argument("--snapshot", type=Path, help="write one frame to this PNG and exit")

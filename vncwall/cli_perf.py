@@ -8,21 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import EXIT_OK, UsageError, _level, _seconds, parse_encodings, read_password
+from .cli import (
+    EXIT_OK,
+    UsageError,
+    _level,
+    _seconds,
+    int_in,
+    parse_encodings,
+    read_password,
+)
 from .net.address import AddressError, parse_address
 from .net.client import ClientOptions
 from .net.pixelformat import RGBX32
 from .net.security import Credentials
-
-
-def _runs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError("between 1 and 1000 runs")
-    return value
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -98,6 +96,7 @@ def add_commands(subparsers: Any) -> None:
     )
     bench.add_argument("files", type=Path, nargs="+", metavar="FILE.rfb",
                        help="recordings (.rfb or gzip-compressed .rfb.gz)")
-    bench.add_argument("--runs", type=_runs, default=5, help="timed runs per file (default 5)")
+    bench.add_argument("--runs", type=int_in(1, 1000, "the number of runs"), default=5,
+                       help="timed runs per file (default 5)")
     bench.add_argument("--json", action="store_true", help="one JSON object per file")
     bench.set_defaults(func=cmd_bench)

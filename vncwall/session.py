@@ -109,6 +109,10 @@ class Session:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the worker to end, without waiting (stop many sessions in parallel)."""
+        self._stop.set()
+
     def stop(self, join: float = 2.0) -> None:
         self._stop.set()
         conn = self._conn

@@ -142,7 +142,7 @@ class Wall:
 
     def stop(self) -> None:
         for s in self.sessions:
-            s._stop.set()  # signal everyone first, then wait
+            s.request_stop()  # signal everyone first, then wait
         for s in self.sessions:
             s.stop()
 
