@@ -101,3 +101,26 @@ def test_load_and_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert loose_password_files(cfg) == []
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_kiosk_keys() -> None:
+    cfg = parse_config(
+        '[wall]\nlayout = "grid"\ndisplay = 1\nhud = true\n'
+        '[[session]]\naddress = "h:1"\nvia = "ops@gw.example:2222"\nresize_remote = true\n'
+    )
+    assert cfg.wall.layout == "grid" and cfg.wall.display == 1 and cfg.wall.hud
+    assert cfg.sessions[0].via == "ops@gw.example:2222" and cfg.sessions[0].resize_remote
+    plain = parse_config('[[session]]\naddress = "h:1"\n')
+    assert plain.sessions[0].via is None and not plain.sessions[0].resize_remote
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[wall]\nlayout = "cube"\n', "wall.layout: unknown layout 'cube' (known: prism, grid)"),
+    ('[wall]\ndisplay = -1\n', "wall.display: -1 is not between 0 and 63"),
+    ('[[session]]\naddress = "h"\nvia = "-oProxyCommand=x"\n', "session[0].via: expected"),
+    ('[[session]]\naddress = "h"\nvia = "a b"\n', "session[0].via: expected"),
+])
+def test_kiosk_key_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "wall.toml")
+    assert message in str(err.value)

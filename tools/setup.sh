@@ -11,7 +11,7 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(
     tigervnc-standalone-server tigervnc-tools x11vnc tightvncserver
     x11-apps x11-utils x11-xserver-utils xterm twm imagemagick xdotool xclip xfonts-base
-    mesa-utils
+    mesa-utils gcc openssh-client openssh-server
   )
 fi
 missing=()

@@ -46,6 +46,8 @@ class SessionConfig:
     known_hosts: Path | None = None  # None: ~/.config/vncwall/known_hosts
     client_cert: Path | None = None
     client_key: Path | None = None
+    via: str | None = None  # "[user@]gateway[:port]": reach the server through `ssh -W`
+    resize_remote: bool = False  # ask the server to match the face's pixel size
 
     def credentials(self) -> Credentials:
         """Read the secret now (files may change between reconnects)."""
@@ -91,6 +93,9 @@ class SessionConfig:
         )
 
 
+LAYOUTS = ("prism", "grid")
+
+
 @dataclass(frozen=True)
 class WallConfig:
     """The [wall] table."""
@@ -108,6 +113,8 @@ class WallConfig:
     autorotate_seconds: float = 0.0  # 0: no carousel
     autorotate_resume_seconds: float = 30.0
     skip_down: bool = False
+    display: int = 0  # which monitor the fullscreen window opens on
+    hud: bool = False  # whether the status HUD shows at start (a hotkey toggles it)
 
 
 @dataclass(frozen=True)
@@ -199,8 +206,8 @@ def _colour(r: _Reader, key: str) -> tuple[float, float, float]:
 def _wall(source: str, table: dict[str, Any]) -> WallConfig:
     r = _Reader(source, "wall.", table)
     layout = r.string("layout") or "prism"
-    if layout not in ("prism",):
-        raise r.fail("layout", f"unknown layout {layout!r} (known: prism)")
+    if layout not in LAYOUTS:
+        raise r.fail("layout", f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})")
     size = r.take("size", list, "[width, height]")
     if size is None:
         size = list(WallConfig.size)
@@ -224,6 +231,8 @@ def _wall(source: str, table: dict[str, Any]) -> WallConfig:
             "autorotate_resume_seconds", WallConfig.autorotate_resume_seconds, 0.0, 86400.0
         ),
         skip_down=r.boolean("skip_down", False),
+        display=r.integer("display", 0, 63) or 0,
+        hud=r.boolean("hud", False),
     )
     r.finish()
     return wall
@@ -339,9 +348,22 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
         known_hosts=path("known_hosts"),
         client_cert=client_cert,
         client_key=client_key,
+        via=_via(r),
+        resize_remote=r.boolean("resize_remote", False),
     )
     r.finish()
     return session
+
+
+def _via(r: _Reader) -> str | None:
+    """The `via` gateway: [user@]host[:port], as ssh takes it (no options smuggled in)."""
+    via = r.string("via")
+    if via is None:
+        return None
+    via = via.strip()
+    if not via or via.startswith("-") or any(c.isspace() for c in via):
+        raise r.fail("via", f"expected [user@]gateway[:port], got {via!r}")
+    return via
 
 
 def _keys(source: str, table: dict[str, Any]) -> dict[str, str]:

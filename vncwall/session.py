@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .config import ConfigError, SessionConfig
+from .dial import open_connection
 from .net import events as ev
 from .net.client import RFBClient
 from .net.errors import AuthError, VncError
 from .net.framebuffer import Coverage, Framebuffer
 from .net.transport import Connection
+from .stats import Meter, SessionStats
 
 log = logging.getLogger("vncwall.session")
 
@@ -98,6 +100,7 @@ class Session:
         self.clipboard_in: tuple[int, str] | None = None  # the server's latest clipboard text
         self.led_state: tuple[int, int] | None = None  # the server's latest QEMU LED state
         self.listeners: list[Callable[[Session, ev.Event], None]] = []
+        self.meter = Meter()
         self._thread = threading.Thread(target=self._run, name=f"session {config.name}",
                                         daemon=True)
 
@@ -134,6 +137,10 @@ class Session:
         """Bytes received from the server over every connection so far."""
         conn = self._conn
         return self._bytes_done + (conn.bytes_in if conn is not None else 0)
+
+    def stats(self, now: float | None = None) -> SessionStats:
+        """Encoding, update rate, bytes/s and latency over the last few seconds."""
+        return self.meter.stats(time.monotonic() if now is None else now)
 
     @property
     def framebuffer(self) -> Framebuffer | None:
@@ -212,6 +219,7 @@ class Session:
             while not self._stop.is_set():
                 for event in conn.pump(0.25):
                     self._handle(client, event)
+                self.meter.bytes_seen(time.monotonic(), self.bytes_received)
                 while self._inputs and client.connected:
                     self._inputs.popleft()(client)
         finally:
@@ -220,7 +228,7 @@ class Session:
 
     def _open(self, client: RFBClient) -> Connection:
         """The connection to serve (overridden for servers that connect in)."""
-        return Connection.open(self.config.address, client, self.timeout)
+        return open_connection(self.config, client, self.timeout)
 
     def _handle(self, client: RFBClient, event: ev.Event) -> None:
         if isinstance(event, ev.SecurityChosen):
@@ -243,6 +251,7 @@ class Session:
             if not complete and self._coverage is not None:
                 complete = self._coverage.add(event.rects)
             self._set(updates=status.updates + 1, first_frame=complete)
+            self.meter.update_done(time.monotonic(), event.encodings)
         elif isinstance(event, ev.UpdateBegin):
             # Pipelining: ask for the next update as soon as this one starts arriving, so
             # the server can prepare it while we decode.
