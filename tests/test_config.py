@@ -124,3 +124,11 @@ def test_kiosk_key_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(text, "wall.toml")
     assert message in str(err.value)
+
+
+def test_example_config_at_top_level_loads() -> None:
+    """The annotated config.toml shipped at the top of the repository stays valid."""
+    cfg = load_config(Path(__file__).resolve().parent.parent / "config.toml")
+    assert [s.name for s in cfg.sessions] == ["build-01", "lab gateway"]
+    assert cfg.sessions[1].via == "ops@gateway.example"
+    assert cfg.wall.layout in ("prism", "grid")
