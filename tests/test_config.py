@@ -132,3 +132,26 @@ def test_example_config_at_top_level_loads() -> None:
     assert [s.name for s in cfg.sessions] == ["build-01", "lab gateway"]
     assert cfg.sessions[1].via == "ops@gateway.example"
     assert cfg.wall.layout in ("prism", "grid")
+
+
+@pytest.mark.parametrize("address, message", [
+    ("unix:/tmp/x", "not a unix: socket path"),
+    ("libvirt:///system?domain=g", "does not combine with a libvirt address"),
+])
+def test_via_refuses_addresses_ssh_cannot_reach(address: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(f'[[session]]\naddress = "{address}"\nvia = "gw"\n', "wall.toml")
+    assert str(err.value).startswith("wall.toml: session[0].via: ")
+    assert message in str(err.value)
+
+
+def test_trust_key_follows_gateway_and_libvirt_name() -> None:
+    cfg = parse_config(
+        '[[session]]\naddress = "localhost:1"\nvia = "ops@gw:2222"\n'
+        '[[session]]\naddress = "libvirt:///system?domain=db"\n'
+        '[[session]]\naddress = "h::5901"\n'
+    )
+    labels = [s.trust().label for s in cfg.sessions]
+    assert labels[0] == "gw:2222/localhost::5901"
+    assert "domain=db" in labels[1] and labels[1].startswith("libvirt:")
+    assert labels[2] == "h::5901"

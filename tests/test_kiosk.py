@@ -135,6 +135,9 @@ def test_status_json_from_a_real_wall(demo_wall: tuple[Wall, list[DemoServer]],
     assert a["state"] == "live" and a["reason"] == "" and a["desktop_name"] == "alpha"
     assert a["framebuffer"] == [320, 200] and a["first_frame"] is True
     assert a["updates"] >= 1 and a["bytes_received"] > 1000  # compressed frames
+    assert a["encoding"] and a["updates_per_s"] >= 0 and a["bytes_per_s"] >= 0
+    assert a["latency_ms"] is None or a["latency_ms"] >= 0
+    assert down["encoding"] == "" and down["bytes_per_s"] == 0 and down["latency_ms"] is None
     assert b["framebuffer"] == [400, 300] and b["desktop_name"] == "beta"
     assert down["name"] == "down" and down["state"] in ("retrying", "connecting")
     assert down["framebuffer"] is None and down["bytes_received"] == 0

@@ -139,3 +139,19 @@ def test_hotkey_parsing() -> None:
         Hotkey.parse("hyper+q")
     with pytest.raises(HotkeyError):
         parse_hotkeys({"explode": "ctrl+x"})
+
+
+def test_default_hotkeys_are_distinct_and_include_layout_and_hud() -> None:
+    table = parse_hotkeys({})
+    chords = [(hk.mods, hk.key) for hk in table.values()]
+    assert len(set(chords)) == len(chords)  # no two actions share a chord
+    rec = Recorder()
+    r = router(rec)
+    events = [key(pygame.KEYDOWN, pygame.K_l, CTRL_ALT, 15),
+              key(pygame.KEYUP, pygame.K_l, CTRL_ALT, 15),
+              key(pygame.KEYDOWN, pygame.K_h, CTRL_ALT, 11),
+              key(pygame.KEYUP, pygame.K_h, CTRL_ALT, 11)]
+    assert r.handle(events) == ["layout", "hud"]
+    assert rec.keys == []  # neither chord reaches the session
+    # Remappable from [keys] like the others.
+    assert parse_hotkeys({"layout": "ctrl+alt+f9"})["layout"].matches(pygame.K_F9, CTRL_ALT)

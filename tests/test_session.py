@@ -75,3 +75,25 @@ def test_state_line_names_the_reason(reason: str) -> None:
         assert reason in session.status().line().lower()
     finally:
         session.stop()
+
+
+def test_desktop_size_requests_need_the_option_and_the_servers_layout() -> None:
+    # The demo server sends no ExtendedDesktopSize: asking is a no-op, the session goes on.
+    server = DemoServer(1, width=320, height=200)
+    cfg = SessionConfig(name="demo", address=parse_address(server.address), resize_remote=True)
+    session = Session(cfg, reconnect_cap=2.0, timeout=3.0)
+    session.start()
+    try:
+        wait(lambda: session.status().first_frame, "no first frame")
+        assert not session.continuous  # the demo server has no continuous updates
+        session.request_desktop_size(640, 480)
+        before = session.status().updates
+        wait(lambda: session.status().updates > before + 3, "updates stopped")
+        fb = session.framebuffer
+        assert fb is not None and (fb.width, fb.height) == (320, 200)
+        assert session.status().state is State.LIVE
+        latency = session.stats().latency_ms  # request to decoded, measured per update
+        assert latency is not None and latency > 0
+    finally:
+        session.stop()
+        server.close()

@@ -32,3 +32,12 @@ def test_pseudo_encodings_are_not_named() -> None:
     m = Meter()
     m.update_done(0.0, frozenset({Encoding.COPYRECT, Encoding.ZRLE, -239}))
     assert m.stats(0.0).encoding == "copyrect+zrle"
+
+
+def test_latency_from_a_round_trip() -> None:
+    m = Meter()
+    m.update_done(0.0, frozenset({Encoding.TIGHT}), latency_s=0.030)
+    m.latency_seen(0.0125)  # a fence's round trip, between updates
+    assert m.stats(0.0).latency_ms == 12.5
+    m.update_done(0.1, frozenset({Encoding.TIGHT}))  # continuous: no latency of its own
+    assert m.stats(0.1).latency_ms == 12.5

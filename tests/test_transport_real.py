@@ -99,3 +99,34 @@ def test_unix_socket_capture(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+class _ExitedCarrier:
+    """A Link whose carrier has failed with a known reason (what an ssh Tunnel reports)."""
+
+    def __init__(self, reason: str | None) -> None:
+        self.reason = reason
+        self.closed = 0
+
+    def why_closed(self) -> str | None:
+        return self.reason
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("reason", ["via gw: ssh killed by signal 9", None])
+def test_link_reason_replaces_a_bare_eof(reason: str | None) -> None:
+    from vncwall.net.client import RFBClient
+    from vncwall.net.transport import Connection
+
+    ours, theirs = socket.socketpair()
+    link = _ExitedCarrier(reason)
+    conn = Connection(ours, RFBClient(ClientOptions()), 5.0, link=link)
+    theirs.close()
+    with pytest.raises(ConnectError) as info:
+        conn.pump(2.0)
+    assert str(info.value) == (reason or f"server closed the connection while {conn.client.state}")
+    conn.close()
+    conn.close()
+    assert link.closed == 1

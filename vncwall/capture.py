@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .dial import dial
 from .net import events as ev
 from .net.address import Address
 from .net.client import ClientOptions, RFBClient
@@ -12,7 +13,6 @@ from .net.constants import encoding_name
 from .net.errors import ConnectError
 from .net.framebuffer import Coverage
 from .net.pixelformat import U8Array
-from .net.transport import Connection
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,17 @@ class Capture:
         return [encoding_name(e) for e in sorted(self.encodings)]
 
 
-def capture(address: Address, options: ClientOptions, timeout: float) -> Capture:
-    """Connect, request full updates until every pixel has been painted, return the frame."""
+def capture(
+    address: Address, options: ClientOptions, timeout: float, via: str | None = None
+) -> Capture:
+    """Connect (through the ssh gateway `via` if given), request full updates until every
+    pixel has been painted, return the frame."""
     start = time.monotonic()
     deadline = start + timeout
     client = RFBClient(options)
     used: set[int] = set()
     covered: Coverage | None = None
-    with Connection.open(address, client, timeout) as conn:
+    with dial(address, via, client, timeout) as conn:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

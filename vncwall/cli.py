@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -147,6 +148,7 @@ def _trust(args: argparse.Namespace) -> TrustStore | None:
         trust_on_first_use=args.trust_on_first_use,
         known_hosts=args.known_hosts or default_known_hosts(),
         client_cert=args.client_cert, client_key=args.client_key, unix_path=address.unix_path,
+        name=address.trust_key(getattr(args, "via", None)),
     )
 
 
@@ -182,8 +184,15 @@ def cmd_capture(args: argparse.Namespace) -> int:
         address = parse_address(args.address)
     except AddressError as exc:
         raise UsageError(str(exc)) from None
+    if args.via is not None:
+        from .tunnel import TunnelError, parse_gateway
+
+        try:
+            parse_gateway(args.via)
+        except TunnelError as exc:
+            raise UsageError(str(exc)) from None
     options = client_options(args)
-    shot = capture(address, options, args.timeout)
+    shot = capture(address, options, args.timeout, via=args.via)
     h, w = shot.pixels.shape[:2]
     if w == 0 or h == 0:
         raise UsageError("the server's desktop is empty (0 pixels); nothing to write")
@@ -254,6 +263,25 @@ def _kiosk(wall: Wall, args: argparse.Namespace, stack: contextlib.ExitStack) ->
         wall.tickers.append(write_status)
 
 
+def _view_options(p: argparse.ArgumentParser) -> None:
+    from .config import LAYOUTS
+
+    p.add_argument("--layout", choices=LAYOUTS, help="prism or grid (default: the config's)")
+    p.add_argument("--hud", action="store_true", default=None,
+                   help="show the status HUD at start (Ctrl+Alt+H toggles it)")
+    p.add_argument("--display", type=int_in(0, 63, "the display"),
+                   help="monitor for the window (default: the config's)")
+
+
+def _with_view(cfg: Config, args: argparse.Namespace) -> Config:
+    """The config with the command line's --layout, --hud and --display applied."""
+    changes = {k: v for k in ("layout", "hud", "display")
+               if (v := getattr(args, k, None)) is not None}
+    if not changes:
+        return cfg
+    return dataclasses.replace(cfg, wall=dataclasses.replace(cfg.wall, **changes))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import WallConfig
     from .wall import Wall, WindowError
@@ -266,6 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         raise UsageError("run needs --config FILE (or --listen [HOST:]PORT)")
     fullscreen = False if args.window else None
+    cfg = _with_view(cfg, args)
     with contextlib.ExitStack() as stack:
         wall = Wall(cfg)
         _kiosk(wall, args, stack)
@@ -282,7 +311,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from .png import write_png
     from .wall import Wall, WindowError
 
-    cfg = _load(args.config)
+    cfg = _with_view(_load(args.config), args)
     try:
         image = Wall(cfg).snapshot(args.size, args.angle, args.timeout)
     except WindowError as exc:
@@ -316,7 +345,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         servers = [stack.enter_context(DemoServer(i)) for i in range(args.sides)]
         cfg = demo_config([s.address for s in servers], [f"demo-{i + 1}" for i in
                                                          range(args.sides)], not args.window)
-        wall = Wall(cfg)
+        wall = Wall(_with_view(cfg, args))
         _kiosk(wall, args, stack)
         try:
             if args.snapshot is not None:
@@ -352,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "face (default port 5500, every interface)")
     run.add_argument("--status-json", type=Path, metavar="PATH",
                      help="keep a JSON file with every session's state up to date")
+    _view_options(run)
     run.set_defaults(func=cmd_run)
     snap = sub.add_parser("snapshot", help="render one frame of the wall to PNG")
     snap.add_argument("--config", required=True, help="wall config file (TOML)")
@@ -361,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="prism rotation in degrees; 0 = first session in front")
     snap.add_argument("--timeout", type=_seconds, default=10.0,
                       help="seconds to wait for every session's first frame (default 10)")
+    _view_options(snap)
     snap.set_defaults(func=cmd_snapshot)
     demo = sub.add_parser("demo", help="built-in demo servers on a spinning wall (no setup)")
     demo.add_argument("--sides", type=int_in(1, 16, "the number of sides"), default=6,
@@ -373,14 +404,18 @@ def build_parser() -> argparse.ArgumentParser:
                       "print the frame rate and CPU used")
     demo.add_argument("--status-json", type=Path, metavar="PATH",
                       help="keep a JSON file with every session's state up to date")
+    _view_options(demo)
     demo.set_defaults(func=cmd_demo)
     from .cli_perf import add_commands
 
     add_commands(sub)
     cap = sub.add_parser("capture", help="write one full frame of a server as PNG")
     cap.add_argument("address", help="host[:display], host::port, [v6]:N, vnc://host:port, "
-                     "unix:/path")
+                     "unix:/path, libvirt:///system?domain=NAME")
     cap.add_argument("output", type=Path, help="PNG file to write")
+    cap.add_argument("--via", metavar="[USER@]GATEWAY[:PORT]",
+                     help="reach the server through this ssh gateway (ssh -W, like vncviewer "
+                     "-via; never prompts: uses your ~/.ssh/config, keys and known_hosts)")
     add_client_options(cap)
     cap.set_defaults(func=cmd_capture)
     return parser

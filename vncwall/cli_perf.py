@@ -1,4 +1,4 @@
-"""The `vncwall record` and `vncwall bench` subcommands (wired into cli.py by `add_commands`)."""
+"""The `vncwall record`, `bench` and `bench-render` subcommands (cli.py's `add_commands`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .cli import (
     UsageError,
     _level,
     _seconds,
+    _size,
     int_in,
     parse_encodings,
     read_password,
@@ -74,6 +75,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench_render(args: argparse.Namespace) -> int:
+    """Demo servers into a real wall on $DISPLAY: latency, frame pace, decode time."""
+    from .bench_render import bench_render
+    from .wall import WindowError
+
+    try:
+        figures = bench_render(
+            faces=args.faces, seconds=args.seconds, window=args.size,
+            scene_size=args.scene_size, server_fps=args.server_fps, max_fps=args.max_fps,
+            warmup=args.warmup, in_process=args.in_process,
+        )
+    except (WindowError, RuntimeError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(figures.as_dict()), flush=True)
+    else:
+        for line in figures.lines():
+            print(line, flush=True)
+    return EXIT_OK
+
+
+def _fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.5 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 0.5..1000")
+    return value
+
+
 def add_commands(subparsers: Any) -> None:
     """Add `record` and `bench` to the top-level parser's subparsers."""
     rec = subparsers.add_parser(
@@ -100,3 +132,31 @@ def add_commands(subparsers: Any) -> None:
                        help="timed runs per file (default 5)")
     bench.add_argument("--json", action="store_true", help="one JSON object per file")
     bench.set_defaults(func=cmd_bench)
+    render = subparsers.add_parser(
+        "bench-render",
+        help="demo servers into a real wall on $DISPLAY: update-to-screen latency, fps",
+        description="Runs N demo servers (a child process) and shows them on the wall in a "
+        "window on $DISPLAY, drawing like `vncwall run`. Prints one line per figure: fps, "
+        "frame interval, update-to-screen latency (from the arrival of an update's last "
+        "byte to the end of the frame, after swap and glFinish, whose upload held it), "
+        "decode time (last byte arrived to update decoded), upload rate; medians and "
+        "95th percentiles after a warm-up.",
+    )
+    render.add_argument("--faces", type=int_in(1, 16, "the number of faces"), default=4,
+                        help="demo sessions on the wall (default 4)")
+    render.add_argument("--seconds", type=_seconds, default=5.0,
+                        help="measured time after the warm-up (default 5)")
+    render.add_argument("--warmup", type=_seconds, default=1.0,
+                        help="seconds drawn but not measured first (default 1)")
+    render.add_argument("--size", type=_size, default=(1280, 800),
+                        help="window size WxH (default 1280x800)")
+    render.add_argument("--scene-size", type=_size, default=(640, 400),
+                        help="each demo desktop's size WxH (default 640x400)")
+    render.add_argument("--server-fps", type=_fps, default=30.0,
+                        help="most updates a second each demo server sends (default 30)")
+    render.add_argument("--max-fps", type=int_in(1, 1000, "the frame rate cap"), default=60,
+                        help="frame rate cap of the render loop, as `vncwall run` (default 60)")
+    render.add_argument("--in-process", action="store_true",
+                        help="run the demo servers in this process (they then share its GIL)")
+    render.add_argument("--json", action="store_true", help="one JSON object instead")
+    render.set_defaults(func=cmd_bench_render)

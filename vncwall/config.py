@@ -90,6 +90,7 @@ class SessionConfig:
             client_cert=self.client_cert,
             client_key=self.client_key,
             unix_path=self.address.unix_path,
+            name=self.address.trust_key(self.via),
         )
 
 
@@ -348,21 +349,32 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
         known_hosts=path("known_hosts"),
         client_cert=client_cert,
         client_key=client_key,
-        via=_via(r),
+        via=_via(r, address),
         resize_remote=r.boolean("resize_remote", False),
     )
     r.finish()
     return session
 
 
-def _via(r: _Reader) -> str | None:
+def _via(r: _Reader, address: Address) -> str | None:
     """The `via` gateway: [user@]host[:port], as ssh takes it (no options smuggled in)."""
     via = r.string("via")
     if via is None:
         return None
+    from .tunnel import TunnelError, parse_gateway
+
     via = via.strip()
     if not via or via.startswith("-") or any(c.isspace() for c in via):
         raise r.fail("via", f"expected [user@]gateway[:port], got {via!r}")
+    try:
+        parse_gateway(via)
+    except TunnelError as exc:
+        raise r.fail("via", str(exc)) from None
+    if address.unix_path is not None:
+        raise r.fail("via", "ssh -W forwards TCP host:port only, not a unix: socket path")
+    if address.domain is not None:
+        raise r.fail("via", "does not combine with a libvirt address; name the libvirt host in "
+                     "it instead: libvirt://[user@]host/system?domain=NAME")
     return via
 
 

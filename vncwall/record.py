@@ -8,13 +8,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dial import dial
 from .net import events as ev
 from .net.address import Address
 from .net.client import ClientOptions, RFBClient
 from .net.constants import Encoding
 from .net.errors import ConnectError
 from .net.pixelformat import RGBX32
-from .net.transport import Connection
 
 # After the recording time is up, how long to wait for the update already asked for,
 # so that the file usually ends on a message boundary.
@@ -34,15 +34,17 @@ class Recording:
 
 @dataclass(frozen=True)
 class _RecordingOptions(ClientOptions):
-    """ClientOptions that leave out the desktop-size pseudo-encodings.
+    """ClientOptions that leave out the desktop-size and flow-control pseudo-encodings.
 
     decperf (TigerVNC 1.12) aborts on a DesktopSize or ExtendedDesktopSize rectangle,
     which servers send in answer to merely asking for them; a recording is made at one
-    size anyway.
+    size anyway. Fence and ContinuousUpdates stay out too: a recording is paced by its
+    own update requests, and its file holds updates only.
     """
 
     def encoding_list(self) -> list[int]:
-        drop = (Encoding.DESKTOP_SIZE, Encoding.EXTENDED_DESKTOP_SIZE)
+        drop = (Encoding.DESKTOP_SIZE, Encoding.EXTENDED_DESKTOP_SIZE, Encoding.FENCE,
+                Encoding.CONTINUOUS_UPDATES)
         return [e for e in super().encoding_list() if e not in drop]
 
 
@@ -83,7 +85,7 @@ def record(
     start = 0.0
     stop_at: float | None = None
     waiting = False  # an update request is outstanding
-    with Connection.open(address, client, timeout) as conn:
+    with dial(address, None, client, timeout) as conn:
         while True:
             for event in conn.pump(0.05):
                 if isinstance(event, ev.Connected):

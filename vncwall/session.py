@@ -101,6 +101,13 @@ class Session:
         self.led_state: tuple[int, int] | None = None  # the server's latest QEMU LED state
         self.listeners: list[Callable[[Session, ev.Event], None]] = []
         self.meter = Meter()
+        # resize_remote: the size the wall wants (any thread sets it, the worker asks).
+        self._desktop_wanted: tuple[int, int] | None = None
+        self._desktop_asked: tuple[int, int] | None = None  # on this connection
+        # Flow figures of the current connection, for the HUD and tests.
+        self.continuous = False  # the server sends updates without being asked
+        self.fences_answered = 0
+        self.fences_sent = 0
         self._thread = threading.Thread(target=self._run, name=f"session {config.name}",
                                         daemon=True)
 
@@ -163,6 +170,23 @@ class Session:
         """The local clipboard, for the server (never sent from a view-only session)."""
         self.submit(lambda c: c.cut_text(text))
 
+    def request_desktop_size(self, width: int, height: int) -> None:
+        """Ask the server to make its desktop `width` x `height` (SetDesktopSize).
+
+        Any thread. Only with `resize_remote` configured and once the server has sent
+        its screen layout (ExtendedDesktopSize); a size already asked for on this
+        connection, or already the desktop's, is not asked again.
+        """
+        if not self.config.resize_remote or width <= 0 or height <= 0:
+            return
+        size = (min(width, 16384), min(height, 16384))
+        if size == self._desktop_wanted:
+            return
+        self._desktop_wanted = size
+        conn = self._conn
+        if conn is not None:
+            conn.wake()
+
     def send_pointer(self, buttons: int, x: int, y: int) -> None:
         if not self.config.view_only:
             self.cursor_pos = (x, y)  # drawn locally at once: no round trip
@@ -211,6 +235,8 @@ class Session:
 
     def _connect_and_serve(self) -> None:
         client = RFBClient(self.config.client_options())
+        self._desktop_asked = None
+        self.continuous = False
         conn = self._open(client)
         self._conn = conn
         try:
@@ -222,6 +248,9 @@ class Session:
                 self.meter.bytes_seen(time.monotonic(), self.bytes_received)
                 while self._inputs and client.connected:
                     self._inputs.popleft()(client)
+                self._ask_desktop_size(client)
+                self.fences_answered = client.flow.fences_answered
+                self.fences_sent = client.flow.fences_sent
         finally:
             self._bytes_done += conn.bytes_in
             conn.close()
@@ -229,6 +258,16 @@ class Session:
     def _open(self, client: RFBClient) -> Connection:
         """The connection to serve (overridden for servers that connect in)."""
         return open_connection(self.config, client, self.timeout)
+
+    def _ask_desktop_size(self, client: RFBClient) -> None:
+        wanted = self._desktop_wanted
+        fb = client.framebuffer
+        if wanted is None or fb is None or not client.can_resize or wanted == self._desktop_asked:
+            return
+        self._desktop_asked = wanted
+        if wanted != (fb.width, fb.height):
+            log.info("session %s: asking the server for a %dx%d desktop", self.name, *wanted)
+            client.set_desktop_size(*wanted)
 
     def _handle(self, client: RFBClient, event: ev.Event) -> None:
         if isinstance(event, ev.SecurityChosen):
@@ -251,11 +290,22 @@ class Session:
             if not complete and self._coverage is not None:
                 complete = self._coverage.add(event.rects)
             self._set(updates=status.updates + 1, first_frame=complete)
-            self.meter.update_done(time.monotonic(), event.encodings)
+            self.meter.update_done(time.monotonic(), event.encodings, event.latency_s)
         elif isinstance(event, ev.UpdateBegin):
             # Pipelining: ask for the next update as soon as this one starts arriving, so
-            # the server can prepare it while we decode.
-            client.request_update(incremental=True)
+            # the server can prepare it while we decode (nothing to ask while continuous).
+            client.next_update()
+        elif isinstance(event, ev.ContinuousUpdates):
+            self.continuous = event.active
+            log.info("session %s: continuous updates %s", self.name,
+                     "on" if event.active else "off")
+            if not event.active:
+                client.next_update()  # the server stopped sending by itself: ask again
+        elif isinstance(event, ev.RoundTrip):
+            self.meter.latency_seen(event.seconds)
+        elif isinstance(event, ev.ResizeRefused):
+            log.warning("session %s: the server refused the new desktop size (status %d)",
+                        self.name, event.status)
         elif isinstance(event, ev.CursorShape):
             self.cursor = event
             self.cursor_serial += 1

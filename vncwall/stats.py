@@ -18,7 +18,8 @@ class SessionStats:
     encoding: str = ""  # the encodings of the latest update, e.g. "tight" or "copyrect+tight"
     updates_per_s: float = 0.0
     bytes_per_s: float = 0.0
-    latency_ms: float | None = None  # update request to update decoded; None: not measured yet
+    # Update request (or fence) to the end of decoding its answer; None: not measured yet.
+    latency_ms: float | None = None
 
 
 class Meter:
@@ -49,6 +50,11 @@ class Meter:
             if latency_s is not None:
                 self._latency_ms = latency_s * 1000.0
             self._trim(now)
+
+    def latency_seen(self, latency_s: float) -> None:
+        """Record a latency measured apart from an update (a fence's round trip)."""
+        with self._lock:
+            self._latency_ms = latency_s * 1000.0
 
     def stats(self, now: float) -> SessionStats:
         with self._lock:

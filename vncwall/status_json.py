@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from .net.framebuffer import Framebuffer
 from .session import Status
+from .stats import SessionStats
 
 log = logging.getLogger("vncwall.status_json")
 
@@ -32,11 +33,13 @@ class SessionLike(Protocol):
     @property
     def address_text(self) -> str: ...
     def status(self) -> Status: ...
+    def stats(self, now: float | None = None) -> SessionStats: ...
 
 
 def session_entry(session: SessionLike) -> dict[str, Any]:
-    """One session's part of the status file."""
+    """One session's part of the status file (traffic figures as the HUD shows them)."""
     st = session.status()
+    figures = session.stats()  # the session's own clock: the writer's may be a test's
     fb = session.framebuffer
     size = [fb.width, fb.height] if fb is not None else None  # the latest one known
     return {
@@ -49,6 +52,10 @@ def session_entry(session: SessionLike) -> dict[str, Any]:
         "first_frame": st.first_frame,
         "updates": st.updates,
         "bytes_received": session.bytes_received,
+        "encoding": figures.encoding,
+        "updates_per_s": round(figures.updates_per_s, 2),
+        "bytes_per_s": round(figures.bytes_per_s, 1),
+        "latency_ms": None if figures.latency_ms is None else round(figures.latency_ms, 1),
     }
 
 

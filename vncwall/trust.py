@@ -56,9 +56,12 @@ class TrustStore:
     client_cert: Path | None = None
     client_key: Path | None = None
     unix_path: str | None = None
+    name: str | None = None  # the known-hosts key, when host:port is not stable (libvirt, via)
 
     @property
     def label(self) -> str:
+        if self.name is not None:
+            return self.name
         if self.unix_path is not None:
             return f"unix:{self.unix_path}"
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -1,4 +1,4 @@
-"""The wall: a pygame OpenGL window showing every session on a rotating prism."""
+"""The wall: a pygame OpenGL window showing every session on a rotating prism or in a grid."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,14 +19,24 @@ from .input.locks import LockSync
 from .input.router import InputRouter, Target, parse_hotkeys
 from .net.pixelformat import U8Array
 from .render.animation import Rotation
+from .render.grid import Grid, Rect, one_to_one
+from .render.hud import Hud
+from .render.hud_text import FrameRate, hud_table
 from .render.prism import Camera, Prism, closest_angle, face_pixel
+from .render.remote_size import SizeRequests
 from .render.renderer import Cursor, FaceView, OffscreenTarget, WallRenderer, clear, read_pixels
+from .render.scene import Scene, compose
+from .render.window import SDL_DISPLAYEVENT, refit_fullscreen
+from .render.window import WindowError as WindowError  # re-exported: the CLI catches it
+from .render.window import open_window as open_window  # re-exported: benches, tests
 from .session import Session, State
 
 log = logging.getLogger("vncwall.wall")
 
 DEFAULT_SESSION_SIZE = (1280, 800)  # face shape before a session reports its size
 FOVY = math.radians(40.0)
+Wanted = tuple[object, tuple[int, int]]  # a session's connection and the size to ask for
+SWITCH_SECONDS = 0.6  # the animated change between prism and grid
 # Events that count as someone using the wall: they pause the carousel.
 USER_INPUT_EVENTS = frozenset({
     pygame.KEYDOWN, pygame.KEYUP, pygame.TEXTINPUT, pygame.MOUSEMOTION, pygame.MOUSEBUTTONDOWN,
@@ -51,40 +60,14 @@ class RunStats:
                 f"CPU {self.cpu_seconds:.1f} s ({cpu:.0f}% of one core)")
 
 
-class WindowError(RuntimeError):
-    """No OpenGL 3.3 window could be opened."""
-
-
-def open_window(size: tuple[int, int], fullscreen: bool, hidden: bool = False) -> tuple[int, int]:
-    """Open the pygame window with an OpenGL 3.3 core context; returns its pixel size."""
-    pygame.display.init()
-    pygame.display.gl_set_attribute(pygame.GL_CONTEXT_MAJOR_VERSION, 3)
-    pygame.display.gl_set_attribute(pygame.GL_CONTEXT_MINOR_VERSION, 3)
-    pygame.display.gl_set_attribute(pygame.GL_CONTEXT_PROFILE_MASK,
-                                    pygame.GL_CONTEXT_PROFILE_CORE)
-    pygame.display.gl_set_attribute(pygame.GL_DOUBLEBUFFER, 1)
-    flags = pygame.OPENGL | pygame.DOUBLEBUF
-    if fullscreen:
-        flags |= pygame.FULLSCREEN
-        size = (0, 0)
-    if hidden:
-        flags |= pygame.HIDDEN
-    try:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "vsync not available": fine, we pace
-                surface = pygame.display.set_mode(size, flags, vsync=1)
-        except pygame.error:
-            surface = pygame.display.set_mode(size, flags)  # no vsync on this display
-    except pygame.error as exc:
-        raise WindowError(f"cannot open an OpenGL 3.3 window: {exc}") from None
-    pygame.display.set_caption("vncwall")
-    return surface.get_size()
-
-
 @dataclass
 class Wall:
-    """Sessions, the prism's motion, and drawing; GL work happens in `frame` only."""
+    """Sessions, the prism's or grid's motion, and drawing; GL work happens in `frame` only.
+
+    `layout` is where the wall is heading ("prism" or "grid"); `switch` runs 0 (prism)
+    .. 1 (grid) and blends every face's placement between the two. `front` is the
+    session in front of the prism, which is also the focused tile of the grid.
+    """
 
     config: Config
     sessions: list[Session] = field(default_factory=list)
@@ -104,9 +87,20 @@ class Wall:
     started: bool = False
     clipboard: ClipboardSync | None = None  # set once the window is open (run)
     locks: LockSync = field(default_factory=LockSync)
+    layout: str = "prism"
+    switch: Rotation = field(default_factory=lambda: Rotation(duration=SWITCH_SECONDS))
+    hud_on: bool = False
+    hud: Hud | None = None
+    frame_rate: FrameRate = field(default_factory=FrameRate)
+    sizer: SizeRequests = field(default_factory=SizeRequests)
+    _grid: tuple[object, Grid] | None = None
+    fullscreen: bool = False  # what the open window is (run sets it; the hotkey toggles it)
 
     def __post_init__(self) -> None:
         wall = self.config.wall
+        self.layout = wall.layout
+        self.switch.jump(1.0 if self.layout == "grid" else 0.0, 0.0)
+        self.hud_on = wall.hud
         if not self.sessions:
             self.sessions = [
                 Session(s, wall.reconnect_max_seconds, wall.connect_timeout)
@@ -150,8 +144,8 @@ class Wall:
         return all(s.status().first_frame for s in self.sessions)
 
     # --- geometry -----------------------------------------------------------------
-    def prism(self) -> Prism:
-        """The prism for the sessions' current sizes (rebuilt only when one changes)."""
+    def sizes(self) -> list[tuple[int, int]]:
+        """Every session's framebuffer size (a default shape before it has one)."""
         sizes = []
         for s in self.sessions:
             fb = s.framebuffer
@@ -159,6 +153,11 @@ class Wall:
                 sizes.append((fb.width, fb.height))
             else:
                 sizes.append(DEFAULT_SESSION_SIZE)
+        return sizes
+
+    def prism(self) -> Prism:
+        """The prism for the sessions' current sizes (rebuilt only when one changes)."""
+        sizes = self.sizes()
         if self._prism is None or sizes != self._sizes:
             self._prism = Prism.from_sizes(sizes)
             self._sizes = sizes
@@ -181,20 +180,55 @@ class Wall:
         )
         return max(one_to_one, fit)
 
+    def grid(self, viewport: tuple[int, int]) -> Grid:
+        """The grid for the sessions' sizes in this window (rebuilt only when either changes)."""
+        key = (tuple(self.sizes()), viewport)
+        if self._grid is None or self._grid[0] != key:
+            self._grid = (key, Grid.layout(key[0], viewport))
+        return self._grid[1]
+
+    def zoom_rect(self, viewport: tuple[int, int]) -> Rect:
+        """Where the focused tile goes when zoomed in the grid: 1:1, or fitted if bigger."""
+        w, h = self.sizes()[self.front]
+        return one_to_one(viewport, w, h)
+
+    def focus_rect(self, viewport: tuple[int, int], zoom: float) -> Rect:
+        """The focused tile's picture in the grid, `zoom` (0..1) of the way to `zoom_rect`."""
+        tile = self.grid(viewport).contents[self.front]
+        return tile.lerp(self.zoom_rect(viewport), zoom) if zoom > 0 else tile
+
+    def mix(self, now: float) -> float:
+        """How far the wall is from prism (0) to grid (1), eased."""
+        return min(max(self.switch.angle(now), 0.0), 1.0)
+
     def camera(self, viewport: tuple[int, int], now: float | None = None) -> Camera:
+        fit = self.fit_distance(viewport)
         if now is None or not (self.zoomed or self.zoom.moving(now)):
-            return Camera.orbit(self.fit_distance(viewport), FOVY)
-        # zoom.angle runs 0 (prism view) .. 1 (front face zoomed); interpolate the distance.
-        s = self.zoom.angle(now)
-        d = (1 - s) * self.fit_distance(viewport) + s * self.zoom_distance(viewport)
+            d = fit
+        else:
+            # zoom.angle runs 0 (prism view) .. 1 (front face zoomed); interpolate the distance.
+            s = self.zoom.angle(now)
+            d = (1 - s) * fit + s * self.zoom_distance(viewport)
+        if now is not None:
+            e = self.mix(now)  # the grid zooms its tile in its own plane: camera stays back
+            d = (1 - e) * d + e * fit
         return Camera.orbit(d, FOVY)
 
     def toggle_zoom(self, now: float) -> None:
         self.zoomed = not self.zoomed
         self.zoom.retarget(1.0 if self.zoomed else 0.0, now)
 
+    def toggle_layout(self, now: float) -> None:
+        """Switch between prism and grid, animated (retargetable mid-way)."""
+        self.layout = "prism" if self.layout == "grid" else "grid"
+        self.switch.retarget(1.0 if self.layout == "grid" else 0.0, now)
+
+    def moving(self, now: float) -> bool:
+        """Whether anything is animating (rotation, zoom, layout switch)."""
+        return self.rotation.moving(now) or self.zoom.moving(now) or self.switch.moving(now)
+
     def input_target(self, now: float) -> Target | None:
-        """The front session as an input target, or None (view-only or not live)."""
+        """The front (focused) session as an input target, or None (view-only or not live)."""
         if not self.sessions:
             return None
         session = self.sessions[self.front]
@@ -204,15 +238,43 @@ class Wall:
         index = self.front
 
         def to_pixel(sx: float, sy: float) -> tuple[int, int] | None:
-            # While turning, input goes to the face that will be in front, as it will be.
+            # While moving, input goes to the face as it will be once the motion ends.
+            if fb.width == 0 or fb.height == 0 or min(self.viewport) <= 0:
+                return None
+            if self.layout == "grid":
+                rect = self.focus_rect(self.viewport, 1.0 if self.zoomed else 0.0)
+                if not rect.contains(sx, sy):
+                    return None
+                u, v = rect.uv(sx, sy)
+                return face_pixel(u, v, fb.width, fb.height)
             theta = self.rotation.target
             vw, vh = self.viewport
-            hit = self.prism().pick(sx, sy, vw, vh, theta, self.camera(self.viewport, now))
-            if hit is None or hit.face != index or fb.width == 0:
+            d = self.zoom_distance(self.viewport) if self.zoomed else self.fit_distance(
+                self.viewport)
+            hit = self.prism().pick(sx, sy, vw, vh, theta, Camera.orbit(d, FOVY))
+            if hit is None or hit.face != index:
                 return None
             return face_pixel(hit.u, hit.v, fb.width, fb.height)
 
         return Target(index, session.send_key, session.send_pointer, to_pixel)
+
+    def clicked_tile(self, event: pygame.event.Event) -> int | None:
+        """The grid tile a mouse press lands on, when that press should focus it.
+
+        In the grid (not zoomed) pressing on another tile makes it the focused session;
+        that press itself goes nowhere. None: the press is ordinary input.
+        """
+        if event.type != pygame.MOUSEBUTTONDOWN or self.layout != "grid" or self.zoomed:
+            return None
+        if not self.sessions or min(self.viewport) <= 0:
+            return None
+        tile = self.grid(self.viewport).tile_at(event.pos[0] + 0.5, event.pos[1] + 0.5)
+        return tile if tile is not None and tile != self.front else None
+
+    def focus(self, index: int, now: float) -> None:
+        """Make session `index` the focused one (the grid's outline, the prism's front)."""
+        self.go_to(index, now)
+        self.router.set_target(self.input_target(now))
 
     def go_to(self, index: int, now: float) -> None:
         """Rotate (eased, retargetable) so that session `index` faces the viewer."""
@@ -242,33 +304,97 @@ class Wall:
             views.append(FaceView(fb, label, live, dim=0.0 if live else 0.5, cursor=cursor))
         return views
 
+    def scene(self, viewport: tuple[int, int], now: float, theta: float | None = None) -> Scene:
+        """Where every face is at `now`: the prism at `theta` blended towards the grid."""
+        prism = self.prism()
+        angle = self.rotation.angle(now) if theta is None else theta
+        camera = self.camera(viewport, now)
+        e = self.mix(now)
+        rects: list[Rect] = []
+        outline = None
+        top = None
+        if e > 0:
+            grid = self.grid(viewport)
+            z = self.zoom.angle(now) if (self.zoomed or self.zoom.moving(now)) else 0.0
+            z = min(max(z, 0.0), 1.0)
+            rects = list(grid.contents)
+            rects[self.front] = self.focus_rect(viewport, z)
+            top = self.front if z > 0 else None
+            if len(rects) > 1 and not self.switch.moving(now):
+                grow = max(2.0, grid.gap / 2.0)
+                outline = (grid.contents[self.front].grown(grow), 1.0 - z)
+        wall = self.config.wall
+        return compose(prism, angle, camera, viewport, rects, e, wall.opacity,
+                       wall.front_opacity, top, outline)
+
     def frame(self, viewport: tuple[int, int], now: float, theta: float | None = None) -> int:
         """Upload damage and draw one frame at `now` (GL thread); returns bytes uploaded."""
+        self.frame_rate.tick(now)
+        if viewport[0] <= 0 or viewport[1] <= 0:  # minimised: nothing to draw into
+            return 0
         if not self.sessions:  # listening, and nobody has connected in yet
             clear(viewport, self.config.wall.background)
+            self._draw_hud(viewport, now)
             self.frames += 1
             return 0
         if self.renderer is None:
             self.renderer = WallRenderer()
             self.renderer.show_labels = self.config.wall.labels
-        prism = self.prism()
-        self.renderer.set_prism(prism)
+        self.renderer.ensure(len(self.sessions))
         faces = self.face_views(now)
         uploaded = self.renderer.upload(faces)
-        angle = self.rotation.angle(now) if theta is None else theta
-        wall = self.config.wall
-        self.renderer.draw(faces, angle, self.camera(viewport, now), viewport, wall.opacity,
-                           wall.front_opacity, wall.background)
+        scene = self.scene(viewport, now, theta)
+        self.renderer.draw(faces, scene, self.camera(viewport, now), viewport,
+                           self.config.wall.background, self.prism().aspects)
+        self._draw_hud(viewport, now)
         self.frames += 1
         return uploaded
+
+    def _draw_hud(self, viewport: tuple[int, int], now: float) -> None:
+        if not self.hud_on:
+            return
+        if self.hud is None:
+            self.hud = Hud()
+        self.hud.draw(viewport, now, lambda: hud_table(
+            self.sessions, self.front, self.frame_rate.fps(now), self.layout, now))
+
+    def wanted_sizes(self, viewport: tuple[int, int]) -> list[Wanted | None]:
+        """Per session with resize_remote: (its connection, the pixel size its face shows at).
+
+        In the grid that is its tile; on the prism the window (a face zoomed to fit).
+        None where nothing should be asked (not live, not wanted, already that size).
+        """
+        grid = self.grid(viewport) if self.layout == "grid" and self.sessions else None
+        out: list[Wanted | None] = []
+        for i, s in enumerate(self.sessions):
+            fb = s.framebuffer
+            if (not s.config.resize_remote or fb is None or fb.width == 0
+                    or s.status().state is not State.LIVE):
+                out.append(None)
+                continue
+            if grid is not None:
+                cell = grid.cells[i]
+                size = (round(cell.w), round(cell.h))
+            else:
+                size = viewport
+            out.append(None if size == (fb.width, fb.height) else (fb, size))
+        return out
+
+    def request_sizes(self, viewport: tuple[int, int], now: float) -> None:
+        """Ask resize_remote sessions for their faces' sizes once things have settled."""
+        if min(viewport) <= 0:
+            return
+        wanted = self.wanted_sizes(viewport)
+        for i, (w, h) in self.sizer.due(wanted, self.moving(now), now):
+            self.sessions[i].request_desktop_size(w, h)
 
     # --- interactive loop ---------------------------------------------------------
     def run(self, size: tuple[int, int] | None = None, fullscreen: bool | None = None,
             max_fps: int = 60, duration: float | None = None) -> RunStats:
         """Show the wall until quit (or for `duration` seconds); returns frame statistics."""
         wall = self.config.wall
-        self.viewport = open_window(size or wall.size,
-                                    wall.fullscreen if fullscreen is None else fullscreen)
+        self.fullscreen = wall.fullscreen if fullscreen is None else fullscreen
+        self.viewport = open_window(size or wall.size, self.fullscreen, display=wall.display)
         self.router = InputRouter(hotkeys=parse_hotkeys(self.config.keys))
         pygame.key.start_text_input()
         self.clipboard = ClipboardSync(open_clipboard())
@@ -283,6 +409,7 @@ class Wall:
                 for tick in self.tickers:
                     tick(self, now)
                 self.autorotate(now)
+                self.request_sizes(self.viewport, now)
                 self.frame(self.viewport, now)
                 pygame.display.flip()
                 clock.tick(max_fps)
@@ -302,6 +429,33 @@ class Wall:
                 return False
             if event.type == pygame.WINDOWSIZECHANGED:
                 self.viewport = (event.x, event.y)
+            elif event.type == pygame.WINDOWDISPLAYCHANGED:
+                # Another monitor: its size may differ; follow what the window is now.
+                self.viewport = pygame.display.get_window_size()
+                log.info("window now on display %s, %dx%d",
+                         getattr(event, "display_index", "?"), *self.viewport)
+            elif event.type == SDL_DISPLAYEVENT and self.fullscreen:
+                refit_fullscreen()
+        # A press that focuses a grid tile splits the batch: what came before it goes to
+        # the old target, what follows to the newly focused session.
+        batch: list[pygame.event.Event] = []
+        for event in events:
+            tile = self.clicked_tile(event)
+            if tile is None:
+                batch.append(event)
+                continue
+            if not self._route(batch, now):
+                return False
+            batch = []
+            self.focus(tile, now)
+        if not self._route(batch, now):
+            return False
+        if self.clipboard is not None:
+            self.clipboard.tick(self.sessions, self.front, events)
+        return True
+
+    def _route(self, events: list[pygame.event.Event], now: float) -> bool:
+        """Hand events to the focused session and carry out hotkeys; False: quit."""
         target = self.input_target(now)
         self.router.set_target(target)
         if target is not None:
@@ -311,8 +465,6 @@ class Wall:
                 self.router.release_all()
                 return False
             self.hotkey(action, now)
-        if self.clipboard is not None:
-            self.clipboard.tick(self.sessions, self.front, events)
         return True
 
     def hotkey(self, action: str, now: float) -> None:
@@ -325,9 +477,14 @@ class Wall:
             self.go_to(0, now)
         elif action == "zoom":
             self.toggle_zoom(now)
+        elif action == "layout":
+            self.toggle_layout(now)
+        elif action == "hud":
+            self.hud_on = not self.hud_on
         elif action == "fullscreen":
             try:
                 pygame.display.toggle_fullscreen()
+                self.fullscreen = not self.fullscreen
             except pygame.error as exc:
                 log.warning("cannot toggle fullscreen: %s", exc)
             self.viewport = pygame.display.get_window_size()

@@ -41,6 +41,8 @@ DEFAULT_HOTKEYS: dict[str, str] = {
     "fullscreen": "ctrl+alt+return",
     "zoom": "ctrl+alt+z",
     "grab": "ctrl+alt+g",
+    "layout": "ctrl+alt+l",
+    "hud": "ctrl+alt+h",
     "quit": "ctrl+alt+q",
 }
 

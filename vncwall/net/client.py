@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import struct
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -19,10 +20,12 @@ import numpy as np
 
 from . import events as ev
 from . import messages
-from .constants import Encoding, ServerMsg
+from .constants import MAX_FENCE_PAYLOAD, Encoding, ServerMsg
 from .decoders import DecodeContext, Decoder, make_decoders
 from .errors import AuthError, ProtocolError, server_text
+from .flow import Flow
 from .framebuffer import MAX_PIXELS, Framebuffer, Rect
+from .messages import Screen
 from .pixelformat import RGBX32, PixelFormat, U8Array
 from .security import (
     DEFAULT_PREFERENCE,
@@ -81,6 +84,8 @@ class ClientOptions:
     compress_level: int | None = None
     local_cursor: bool = True
     extended_clipboard: bool = True  # UTF-8 clipboard (Extended Clipboard pseudo-encoding)
+    fence: bool = True  # advertise Fence: the server may then ask us to answer fences
+    continuous_updates: bool = True  # switch to continuous updates where the server can
     security: tuple[int, ...] = DEFAULT_PREFERENCE  # methods, preferred first (security.py)
     minimum_security: int = NONE  # refuse methods ranked below this one
     allow_insecure_plain: bool = False  # VeNCrypt Plain (password in clear) outside TLS
@@ -100,6 +105,10 @@ class ClientOptions:
             encs += [Encoding.CURSOR_WITH_ALPHA, Encoding.CURSOR, Encoding.X_CURSOR,
                      Encoding.POINTER_POS]
         encs += [Encoding.QEMU_EXTENDED_KEY, Encoding.QEMU_LED_STATE]
+        if self.fence:
+            encs.append(Encoding.FENCE)
+            if self.continuous_updates:  # servers take EnableContinuousUpdates only with Fence
+                encs.append(Encoding.CONTINUOUS_UPDATES)
         if self.extended_clipboard:
             encs.append(Encoding.EXTENDED_CLIPBOARD)
         return encs
@@ -118,8 +127,11 @@ def _choose_version(major: int, minor: int) -> tuple[int, int]:
 class RFBClient:
     """One RFB connection's protocol state; no sockets, no threads."""
 
-    def __init__(self, options: ClientOptions | None = None) -> None:
+    def __init__(
+        self, options: ClientOptions | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.options = options or ClientOptions()
+        self.clock = clock
         self.version: tuple[int, int] | None = None
         self.security: int | None = None
         self.name = ""
@@ -134,8 +146,14 @@ class RFBClient:
         self.clip_text_max = 0  # the largest text the server takes unasked (provide)
         self._clip_local: str | None = None  # our clipboard, to provide when asked
         self.tap: Callable[[bytes], None] | None = None  # sees every byte received
+        # ExtendedDesktopSize: the server's screen layout, once it has sent one.
+        self.screens: tuple[Screen, ...] | None = None
         self._out = bytearray()
         self._events: deque[ev.Event] = deque()
+        opts = self.options
+        self.flow = Flow(self._send, self._events.append, clock,
+                         want_continuous=opts.fence and opts.continuous_updates)
+        self._received_at = 0.0  # clock when the latest chunk arrived
         self._decoders: dict[int, Decoder] = make_decoders()
         # Security layering (TLS, AES-EAX): until the security handshake is over, input is
         # fed only as far as the parser asks, so bytes after a switch reach the new layer.
@@ -151,6 +169,7 @@ class RFBClient:
     # --- I/O surface -------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
         """Parse bytes from the server; raises a VncError subclass on failure."""
+        self._received_at = self.clock()
         if not self._careful and self._layer is None and not self._raw_in:
             self._deliver(data)
             return
@@ -236,8 +255,38 @@ class RFBClient:
 
     def request_update(self, incremental: bool = True, rect: Rect | None = None) -> None:
         fb = self._require_fb()
-        r = rect or Rect(0, 0, fb.width, fb.height)
-        self._send(messages.update_request(incremental, r.x, r.y, r.w, r.h))
+        self.flow.request(incremental, rect or Rect(0, 0, fb.width, fb.height))
+
+    def next_update(self) -> None:
+        """Make sure another update will come: an incremental request for the whole
+        framebuffer, or nothing while updates are continuous."""
+        fb = self._require_fb()
+        self.flow.next_update(fb.width, fb.height)
+
+    @property
+    def continuous(self) -> bool:
+        """Whether the server sends updates continuously (no requests needed)."""
+        return self.flow.continuous
+
+    @property
+    def can_resize(self) -> bool:
+        """Whether the server takes SetDesktopSize (it has sent ExtendedDesktopSize)."""
+        return bool(self.screens)
+
+    def set_desktop_size(self, width: int, height: int) -> None:
+        """Ask the server for a `width` x `height` desktop (SetDesktopSize).
+
+        One screen covering it all, keeping the id and flags of the server's first screen.
+        The answer is an ExtendedDesktopSize rectangle: Resized, or ResizeRefused.
+        """
+        self._require_fb()
+        if not self.screens:
+            raise RuntimeError("the server has not sent its screen layout (ExtendedDesktopSize)")
+        if not (0 < width < 65536 and 0 < height < 65536):
+            raise ValueError(f"desktop size {width}x{height} out of range")
+        first = self.screens[0]
+        screen = Screen(first.id, 0, 0, width, height, first.flags)
+        self._send(messages.set_desktop_size(width, height, [screen]))
 
     def key_event(self, down: bool, keysym: int, keycode: int | None = None) -> None:
         """A key press or release; with the XT `keycode` as well when the server takes it."""
@@ -299,6 +348,11 @@ class RFBClient:
                 self._events.append(ev.Bell())
             elif kind == ServerMsg.SERVER_CUT_TEXT:
                 yield from self._server_cut_text()
+            elif kind == ServerMsg.SERVER_FENCE and self.options.fence:
+                yield from self._server_fence()
+            elif kind == ServerMsg.END_OF_CONTINUOUS_UPDATES and self.options.fence:
+                fb = self._require_fb()
+                self.flow.end_of_continuous_updates(fb.width, fb.height)
             else:
                 raise ProtocolError(f"unknown server message type {kind}")
 
@@ -385,6 +439,7 @@ class RFBClient:
     def _framebuffer_update(self) -> Reader[None]:
         fb = self._require_fb()
         (count,) = struct.unpack(">xH", (yield 3))
+        self.flow.update_begun()
         self._events.append(ev.UpdateBegin(count))
         painted: list[Rect] = []
         used: set[int] = set()
@@ -410,17 +465,24 @@ class RFBClient:
                 used.add(enc)
             else:
                 yield from self._pseudo_rect(x, y, w, h, enc)
-        self._events.append(ev.UpdateEnd(tuple(painted), frozenset(used)))
+        now = self.clock()
+        latency = self.flow.update_ended(now)
+        self._events.append(
+            ev.UpdateEnd(tuple(painted), frozenset(used), latency, self._received_at, now)
+        )
 
     def _pseudo_rect(self, x: int, y: int, w: int, h: int, enc: int) -> Reader[None]:
         if enc == Encoding.DESKTOP_SIZE:
             self._resize(w, h)
         elif enc == Encoding.EXTENDED_DESKTOP_SIZE:
-            (screens,) = struct.unpack(">B3x", (yield 4))
-            yield 16 * screens
+            (count,) = struct.unpack(">B3x", (yield 4))
+            data = (yield 16 * count) if count else b""
             if x == 1 and y != 0:  # answer to our own SetDesktopSize, with an error
                 self._events.append(ev.ResizeRefused(y))
             else:
+                self.screens = tuple(
+                    Screen.parse(data[i : i + 16]) for i in range(0, len(data), 16)
+                )
                 self._resize(w, h)
         elif enc == Encoding.DESKTOP_NAME:
             self.name = yield from self._read_reason("desktop name")
@@ -447,6 +509,7 @@ class RFBClient:
             return
         fb.resize(w, h)
         self._events.append(ev.Resized(w, h))
+        self.flow.resized(w, h)
 
     def _check_cursor(self, x: int, y: int, w: int, h: int) -> None:
         if w > MAX_CURSOR or h > MAX_CURSOR:
@@ -497,6 +560,13 @@ class RFBClient:
         rgba[..., :3] = np.where(alpha > 0, np.minimum(straight, 255), 0)
         rgba[..., 3] = premul[..., 3]
         self._events.append(ev.CursorShape(x, y, rgba))
+
+    def _server_fence(self) -> Reader[None]:
+        flags, length = struct.unpack(">3xIB", (yield 8))
+        if length > MAX_FENCE_PAYLOAD:
+            raise ProtocolError(f"fence payload of {length} bytes exceeds {MAX_FENCE_PAYLOAD}")
+        payload = (yield length) if length else b""
+        self.flow.server_fence(flags, payload)
 
     def _colour_map_entries(self) -> Reader[None]:
         first, count = struct.unpack(">xHH", (yield 5))

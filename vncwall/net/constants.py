@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 
 class Security(IntEnum):
@@ -77,6 +77,18 @@ class Encoding(IntEnum):
     CONTINUOUS_UPDATES = -313
     CURSOR_WITH_ALPHA = -314
     EXTENDED_CLIPBOARD = -1063131698  # 0xC0A1E5CE as a signed 32-bit value
+
+
+class FenceFlag(IntFlag):
+    """ClientFence / ServerFence flags (rfbproto 'ClientFence')."""
+
+    BLOCK_BEFORE = 1 << 0
+    BLOCK_AFTER = 1 << 1
+    SYNC_NEXT = 1 << 2
+    REQUEST = 1 << 31
+
+
+MAX_FENCE_PAYLOAD = 64  # rfbproto limits a fence's payload to 64 bytes
 
 
 def encoding_name(value: int) -> str:

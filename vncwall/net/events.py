@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .framebuffer import Rect
 from .pixelformat import PixelFormat, U8Array
@@ -35,10 +35,34 @@ class UpdateBegin:
 
 @dataclass(frozen=True)
 class UpdateEnd:
-    """A FramebufferUpdate was fully decoded; `rects` are the pixel rectangles it painted."""
+    """A FramebufferUpdate was fully decoded; `rects` are the pixel rectangles it painted.
+
+    `received_at` is the client clock when the chunk holding the update's last byte was
+    handed to the client, `decoded_at` when its decoding ended; `latency_s` runs from
+    sending the request this update answers to `decoded_at` (None when it answered no
+    request: continuous updates).
+    """
 
     rects: tuple[Rect, ...]
     encodings: frozenset[int]
+    latency_s: float | None = field(default=None, compare=False, repr=False)
+    received_at: float = field(default=0.0, compare=False, repr=False)
+    decoded_at: float = field(default=0.0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ContinuousUpdates:
+    """Continuous updates started (True) or the server ended them (False)."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    """The server answered one of our fences: `seconds` from sending it to the answer,
+    with every update the server sent before the answer decoded."""
+
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -105,5 +129,6 @@ class ColourMapChanged:
 
 Event = (
     SecurityChosen | Connected | UpdateBegin | UpdateEnd | Resized | ResizeRefused
-    | NameChanged | CursorShape | PointerMoved | Bell | CutText | ColourMapChanged | LedState
+    | ContinuousUpdates | RoundTrip | NameChanged | CursorShape | PointerMoved | Bell | CutText
+    | ColourMapChanged | LedState
 )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from .constants import ClientMsg
+from .constants import MAX_FENCE_PAYLOAD, ClientMsg
 from .pixelformat import PixelFormat
 
 
@@ -39,3 +40,42 @@ def qemu_key_event(down: bool, keysym: int, keycode: int) -> bytes:
 
 def client_cut_text(text: bytes) -> bytes:
     return struct.pack(">B3xI", ClientMsg.CLIENT_CUT_TEXT, len(text)) + text
+
+
+def enable_continuous_updates(enable: bool, x: int, y: int, w: int, h: int) -> bytes:
+    """EnableContinuousUpdates (rfbproto, message 150)."""
+    return struct.pack(
+        ">BBHHHH", ClientMsg.ENABLE_CONTINUOUS_UPDATES, int(enable), x, y, w, h
+    )
+
+
+def client_fence(flags: int, payload: bytes = b"") -> bytes:
+    """ClientFence (rfbproto, message 248): flags, then a payload of at most 64 bytes."""
+    if len(payload) > MAX_FENCE_PAYLOAD:
+        raise ValueError(f"fence payload of {len(payload)} bytes exceeds {MAX_FENCE_PAYLOAD}")
+    return struct.pack(">B3xIB", ClientMsg.CLIENT_FENCE, flags, len(payload)) + payload
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One SCREEN of an ExtendedDesktopSize rectangle or SetDesktopSize message."""
+
+    id: int
+    x: int
+    y: int
+    w: int
+    h: int
+    flags: int
+
+    def pack(self) -> bytes:
+        return struct.pack(">IHHHHI", self.id, self.x, self.y, self.w, self.h, self.flags)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Screen:
+        return cls(*struct.unpack(">IHHHHI", data))
+
+
+def set_desktop_size(width: int, height: int, screens: Sequence[Screen]) -> bytes:
+    """SetDesktopSize (rfbproto, message 251): the framebuffer size and its screen layout."""
+    head = struct.pack(">BxHHBx", ClientMsg.SET_DESKTOP_SIZE, width, height, len(screens))
+    return head + b"".join(s.pack() for s in screens)

@@ -8,6 +8,7 @@ import os
 import selectors
 import socket
 import time
+from typing import Protocol
 
 from . import events as ev
 from .address import Address
@@ -54,6 +55,16 @@ def open_socket(address: Address, timeout: float) -> socket.socket:
     raise ConnectError(f"cannot connect to {address}: {why}")
 
 
+class Link(Protocol):
+    """What carries a connection's bytes besides the socket (an ssh process, say)."""
+
+    def why_closed(self) -> str | None:
+        """Why the bytes stopped, when the link knows better than the socket; else None."""
+
+    def close(self) -> None:
+        """Stop and release it; called once, when the connection closes."""
+
+
 def _reason(exc: OSError) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
@@ -69,10 +80,14 @@ class Connection:
     for instance when input is queued for this session.
     """
 
-    def __init__(self, sock: socket.socket, client: RFBClient, read_timeout: float) -> None:
+    def __init__(
+        self, sock: socket.socket, client: RFBClient, read_timeout: float,
+        link: Link | None = None,
+    ) -> None:
         self.sock = sock
         self.client = client
         self.read_timeout = read_timeout
+        self.link = link
         self.bytes_in = 0
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -118,7 +133,7 @@ class Connection:
                     raise ConnectError("timed out sending to the server") from None
                 self._wait_writable(left)
             except OSError as exc:
-                raise ConnectError(f"connection lost while sending: {_reason(exc)}") from None
+                raise self._lost(f"connection lost while sending: {_reason(exc)}") from None
 
     def _wait_writable(self, timeout: float) -> None:
         with selectors.DefaultSelector() as sel:
@@ -144,11 +159,11 @@ class Connection:
             except OSError as exc:
                 if exc.errno == errno.EAGAIN:
                     continue
-                raise ConnectError(
+                raise self._lost(
                     f"connection lost while {self.client.state}: {_reason(exc)}"
                 ) from None
             if not data:
-                raise ConnectError(f"server closed the connection while {self.client.state}")
+                raise self._lost(f"server closed the connection while {self.client.state}")
             self._last_data = time.monotonic()
             self._probe_at = None
             self.bytes_in += len(data)
@@ -159,6 +174,11 @@ class Connection:
         while (event := self.client.next_event()) is not None:
             out.append(event)
         return out
+
+    def _lost(self, reason: str) -> ConnectError:
+        """The error for bytes that stopped: the link's reason when it has one."""
+        why = self.link.why_closed() if self.link is not None else None
+        return ConnectError(why or reason)
 
     def _check_liveness(self, now: float) -> None:
         """Raise ConnectError for a server that trickles, stalls, or has silently gone.
@@ -196,6 +216,9 @@ class Connection:
         for s in (self.sock, self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 s.close()
+        link, self.link = self.link, None
+        if link is not None:
+            link.close()
 
     def __enter__(self) -> Connection:
         return self

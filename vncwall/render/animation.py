@@ -45,6 +45,9 @@ class Rotation:
         return (d00 * self.start + d01 * self.target) / self.duration + d10 * self.velocity
 
     def moving(self, now: float) -> bool:
+        """Whether the angle still changes (a jump, or a retarget to where it is, is rest)."""
+        if self.start == self.target and self.velocity == 0.0:
+            return False
         return self._progress(now) < 1.0
 
     def retarget(self, target: float, now: float) -> None:

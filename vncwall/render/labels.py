@@ -15,19 +15,20 @@ from ..net.pixelformat import U8Array
 _FONTS: dict[int, pygame.font.Font] = {}
 
 
-def _font(size: int) -> pygame.font.Font:
+def font(size: int) -> pygame.font.Font:
+    """pygame's default font at `size` pixels, loaded once."""
     if not pygame.font.get_init():
         pygame.font.init()
-    font = _FONTS.get(size)
-    if font is None:
-        font = _FONTS[size] = pygame.font.Font(None, size)
-    return font
+    loaded = _FONTS.get(size)
+    if loaded is None:
+        loaded = _FONTS[size] = pygame.font.Font(None, size)
+    return loaded
 
 
 def render_text(lines: list[str], size: int = 40, pad: int = 10) -> U8Array:
     """Lines of white text on a translucent dark box as an (h, w, 4) RGBA array."""
-    font = _font(size)
-    rendered = [font.render(line or " ", True, (255, 255, 255)) for line in lines]
+    f = font(size)
+    rendered = [f.render(line or " ", True, (255, 255, 255)) for line in lines]
     w = max(s.get_width() for s in rendered) + 2 * pad
     h = sum(s.get_height() for s in rendered) + 2 * pad
     box = pygame.Surface((w, h), pygame.SRCALPHA)

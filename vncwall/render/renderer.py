@@ -1,9 +1,10 @@
-"""Draw the prism: every face back to front, blended at its opacity (render thread only)."""
+"""Draw the wall's faces back to front, each blended at its opacity (render thread only)."""
 
 from __future__ import annotations
 
 import ctypes
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +14,9 @@ from OpenGL.error import GLError
 from ..net.framebuffer import Framebuffer
 from ..net.pixelformat import U8Array
 from .labels import ImageTexture, LabelTexture
-from .layout import face_opacities, label_rect
-from .prism import Camera, Prism, as_gl_matrix
+from .layout import label_rect
+from .prism import TEX_COORDS, Camera, as_gl_matrix
+from .scene import Scene
 from .shader import Program
 from .texture import SessionTexture
 
@@ -43,6 +45,9 @@ class FaceView:
 
 log = logging.getLogger("vncwall.render")
 
+OUTLINE_COLOUR = (0.95, 0.75, 0.2)
+Quad = tuple[float, float, float, float]  # the frame round the focused tile in the grid
+
 
 class WallRenderer:
     """Owns the GL objects of the wall; create and use it on the render thread only."""
@@ -54,7 +59,7 @@ class WallRenderer:
         self.textures: list[SessionTexture] = []
         self.labels: list[LabelTexture] = []
         self.cursors: list[ImageTexture] = []
-        self.prism: Prism | None = None
+        self._geometry = b""
         self.show_labels = True
         GL.glBindVertexArray(self.vao)
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
@@ -65,18 +70,34 @@ class WallRenderer:
         GL.glVertexAttribPointer(1, 2, GL.GL_FLOAT, False, stride, ctypes.c_void_p(12))
         GL.glBindVertexArray(0)
 
-    def set_prism(self, prism: Prism) -> None:
-        """Upload the rest-frame geometry; rotation is applied by the MVP uniform."""
-        if prism is self.prism:
-            return
-        self.prism = prism
-        data = np.ascontiguousarray(prism.vertex_data(0.0), dtype=np.float32)
-        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
-        GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, GL.GL_STATIC_DRAW)
-        while len(self.textures) < prism.n:
+    def ensure(self, n: int) -> None:
+        """Textures for n faces (kept when faces go away: a face may come back)."""
+        while len(self.textures) < n:
             self.textures.append(SessionTexture())
             self.labels.append(LabelTexture())
             self.cursors.append(ImageTexture(nearest=True))
+
+    def set_geometry(self, scene: Scene) -> list[tuple[int, int, int]]:
+        """Upload the pieces' vertices (and the outline quad) when they changed.
+
+        Returns (face, first vertex, vertex count) per piece, in drawing order; the
+        outline quad, if any, is the last four vertices.
+        """
+        blocks = [p.vertices for p in scene.pieces]
+        if scene.outline is not None:
+            blocks.append(np.hstack([scene.outline, TEX_COORDS]))
+        data = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
+        spans = []
+        first = 0
+        for p in scene.pieces:
+            spans.append((p.face, first, len(p.vertices)))
+            first += len(p.vertices)
+        key = data.tobytes()
+        if key != self._geometry:
+            self._geometry = key
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
+            GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, GL.GL_DYNAMIC_DRAW)
+        return spans
 
     def upload(self, faces: list[FaceView]) -> int:
         """Bring every face's texture up to date; returns the bytes uploaded."""
@@ -95,16 +116,16 @@ class WallRenderer:
     def draw(
         self,
         faces: list[FaceView],
-        theta: float,
+        scene: Scene,
         camera: Camera,
         viewport: tuple[int, int],
-        opacity: float,
-        front_opacity: float,
         background: tuple[float, float, float],
+        aspects: Sequence[float],
     ) -> list[int]:
         """Draw one frame into the bound framebuffer; returns the draw order used."""
-        prism = self.prism
-        assert prism is not None and prism.n == len(faces)
+        n = len(faces)
+        assert scene.corners.shape[0] == n and len(self.textures) >= n
+        spans = self.set_geometry(scene)
         w, h = viewport
         GL.glViewport(0, 0, w, h)
         GL.glClearColor(background[0], background[1], background[2], 1.0)
@@ -116,40 +137,54 @@ class WallRenderer:
         GL.glBlendFuncSeparate(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA, GL.GL_ZERO, GL.GL_ONE)
         p = self.program
         p.use()
-        mvp = camera.projection_matrix(w / h) @ camera.view_matrix() @ prism.model_matrix(theta)
+        mvp = camera.projection_matrix(w / h) @ camera.view_matrix()
         GL.glUniformMatrix4fv(p.loc("mvp"), 1, GL.GL_TRUE, as_gl_matrix(mvp))
         GL.glUniform1i(p.loc("screen"), 0)
         GL.glUniform1i(p.loc("label"), 1)
         GL.glUniform1i(p.loc("cursor"), 2)
-        alphas = face_opacities(prism, theta, camera, opacity, front_opacity)
-        order = prism.draw_order(theta, camera)
         GL.glBindVertexArray(self.vao)
-        for i in order:
-            face = faces[i]
+        if scene.outline is not None:
+            GL.glUniform1i(p.loc("has_screen"), 0)
+            GL.glUniform3f(p.loc("placeholder"), *OUTLINE_COLOUR)
+            GL.glUniform1f(p.loc("dim"), 0.0)
+            GL.glUniform1f(p.loc("opacity"), scene.outline_alpha)
+            GL.glUniform4f(p.loc("label_rect"), -1.0, -1.0, -1.0, -1.0)
+            GL.glUniform4f(p.loc("cursor_rect"), -2.0, -2.0, -2.0, -2.0)
+            end = spans[-1][1] + spans[-1][2] if spans else 0
+            GL.glDrawArrays(GL.GL_TRIANGLE_FAN, end, 4)
+        shown = [self._face_state(i, faces[i], aspects[i]) for i in range(n)]
+        for i, first, count in spans:
+            face, label, cursor = shown[i]
             tex = self.textures[i]
-            if tex.error and face.framebuffer is not None:
-                face = FaceView(None, [*face.label[:1], tex.error], False, dim=0.5)
-            show_label = self.show_labels and bool(face.label)
-            if show_label:
-                self.labels[i].set(face.label)  # may bind a texture: do it before ours
+            if label[0] >= 0.0:
+                GL.glActiveTexture(GL.GL_TEXTURE1)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, self.labels[i].id)
+            if cursor[0] > -2.0:
+                GL.glActiveTexture(GL.GL_TEXTURE2)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, self.cursors[i].id)
             GL.glActiveTexture(GL.GL_TEXTURE0)
-            GL.glBindTexture(GL.GL_TEXTURE_2D, self.textures[i].id)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tex.id)
             has_screen = face.framebuffer is not None and tex.size[0] > 0
             GL.glUniform1i(p.loc("has_screen"), int(has_screen))
             GL.glUniform3f(p.loc("placeholder"), *face.placeholder)
             GL.glUniform1f(p.loc("dim"), face.dim)
-            GL.glUniform1f(p.loc("opacity"), float(alphas[i]))
-            rect = (-1.0, -1.0, -1.0, -1.0)
-            if show_label:
-                label = self.labels[i]
-                GL.glActiveTexture(GL.GL_TEXTURE1)
-                GL.glBindTexture(GL.GL_TEXTURE_2D, label.id)
-                rect = label_rect(label.size, prism.aspects[i], centred=not face.live)
-            GL.glUniform4f(p.loc("label_rect"), *rect)
-            GL.glUniform4f(p.loc("cursor_rect"), *self._cursor(i, face))
-            GL.glDrawArrays(GL.GL_TRIANGLE_FAN, 4 * i, 4)
+            GL.glUniform1f(p.loc("opacity"), float(scene.alphas[i]))
+            GL.glUniform4f(p.loc("label_rect"), *label)
+            GL.glUniform4f(p.loc("cursor_rect"), *cursor)
+            GL.glDrawArrays(GL.GL_TRIANGLE_FAN, first, count)
         GL.glBindVertexArray(0)
-        return order
+        return scene.order
+
+    def _face_state(self, i: int, face: FaceView, aspect: float) -> tuple[FaceView, Quad, Quad]:
+        """Face i as drawn this frame, its label's and cursor's uv rectangles (textures set)."""
+        tex = self.textures[i]
+        if tex.error and face.framebuffer is not None:
+            face = FaceView(None, [*face.label[:1], tex.error], False, dim=0.5)
+        label: Quad = (-1.0, -1.0, -1.0, -1.0)
+        if self.show_labels and face.label:
+            self.labels[i].set(face.label)
+            label = label_rect(self.labels[i].size, aspect, centred=not face.live)
+        return face, label, self._cursor(i, face)
 
     def _cursor(self, i: int, face: FaceView) -> tuple[float, float, float, float]:
         """Bind face i's cursor image on unit 2; its placement in uv (off-face if none)."""
