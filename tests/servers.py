@@ -495,6 +495,19 @@ def vnc_server(
 
 
 @contextlib.contextmanager
+def solid_servers(colours: Sequence[str]) -> Iterator[list[VncServer]]:
+    """One bare TigerVNC server per colour, its root window filled with that colour."""
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for colour in colours:
+            server = stack.enter_context(vnc_server("tigervnc", scene=False))
+            result = server.x("xsetroot", "-solid", colour)
+            assert result.returncode == 0, result.stderr
+            servers.append(server)
+        yield servers
+
+
+@contextlib.contextmanager
 def xvfb(depth: int = 24, width: int = 64, height: int = 48) -> Iterator[XDisplay]:
     """A bare Xvfb display (no VNC), for checking the screenshot path itself."""
     with reserve_display() as display, tempfile.TemporaryDirectory(prefix="vncwall-xvfb-") as tmp:

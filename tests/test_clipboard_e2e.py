@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import wall_process, write_wall_config
 from tests.servers import VncServer, XDisplay, missing_binaries, vnc_server, xvfb
 
 
@@ -27,37 +26,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[XDisplay, Vn
     with contextlib.ExitStack() as stack:
         gl = stack.enter_context(xvfb(width=640, height=480))
         server = stack.enter_context(vnc_server("tigervnc", scene=False))
-        config = tmp / "wall.toml"
-        config.write_text("[wall]\nfullscreen = false\nlabels = false\n[[session]]\n"
-                          f'name = "s0"\naddress = "{server.address}"\n')
-        env = gl.env()
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-        log = stack.enter_context(open(tmp / "wall.log", "wb"))
-        wall = subprocess.Popen(
-            [sys.executable, "-m", "vncwall", "run", "--config", str(config), "--window",
-             "--size", "320x200"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            window = ""
-            while not window:
-                assert wall.poll() is None, (tmp / "wall.log").read_text()
-                assert time.monotonic() < deadline, "the wall window never appeared"
-                found = gl.x("xwininfo", "-name", "vncwall").stdout.decode()
-                m = re.search(r"Window id: (0x[0-9a-f]+)", found)
-                window = str(int(m.group(1), 16)) if m else ""
-                time.sleep(0.2)
-            gl.x("xdotool", "windowfocus", "--sync", window)
+        config = write_wall_config(tmp / "wall.toml", ["fullscreen = false", "labels = false"],
+                                   [server])
+        with wall_process(gl, config, (320, 200), tmp / "wall.log") as wall:
+            gl.x("xdotool", "windowfocus", "--sync", wall.window)
             time.sleep(2)  # the session connects and negotiates the clipboard
             yield gl, server, tmp
-            assert wall.poll() is None, (tmp / "wall.log").read_text()
-        finally:
-            wall.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                wall.wait(5)
-            if wall.poll() is None:
-                wall.kill()
+            wall.assert_running()
 
 
 def copy(display: XDisplay, path: Path, text: str) -> None:

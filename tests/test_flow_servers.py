@@ -3,13 +3,13 @@ x11vnc and TightVNC keep request/response; desktop changes reach the framebuffer
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
 from tests.servers import VncServer, missing_binaries, vnc_server
+from tests.waiting import waiter
+from tests.wallkit import same_as_screen
 from vncwall.config import SessionConfig
 from vncwall.net.address import parse_address
 from vncwall.session import Session, State
@@ -17,11 +17,7 @@ from vncwall.session import Session, State
 COLOURS = ("#c0392b", "#27ae60", "#2980b9")
 
 
-def wait(predicate: object, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
+wait = waiter(20.0)
 
 
 @pytest.fixture(scope="module", params=["tigervnc", "x11vnc", "tightvnc"])
@@ -31,16 +27,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[VncServer]:
         pytest.skip(f"not installed: {', '.join(missing)}")
     with vnc_server(request.param, scene=False) as srv:
         yield srv
-
-
-def same_as_screen(session: Session, server: VncServer) -> bool:
-    fb = session.framebuffer
-    if fb is None:
-        return False
-    with fb.lock:
-        got = fb.pixels[..., :3].copy()
-    want = server.screenshot()
-    return got.shape == want.shape and bool(np.array_equal(got, want))
 
 
 def test_updates_flow_and_reach_the_framebuffer(server: VncServer) -> None:

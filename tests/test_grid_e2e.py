@@ -7,74 +7,26 @@ the layout hotkey brings the focused session to the front of the prism.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.servers import XDisplay, vnc_server, xvfb
-from tests.test_input_e2e import XevSink, _need, wait_for
+from tests.e2e import SESSION, XevSink, wait_for, xdo, xev_rig
 from vncwall.render.grid import Grid
 from vncwall.render.prism import Camera, Prism, face_pixel
 
 WINDOW = (800, 500)
-SESSION = (1280, 800)
 FOVY = math.radians(40.0)  # vncwall.wall.FOVY
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    _need()
-    tmp = tmp_path_factory.mktemp("grid-input")
-    with contextlib.ExitStack() as stack:
-        gl = stack.enter_context(xvfb(width=1280, height=1024))
-        servers = [stack.enter_context(vnc_server("tigervnc", scene=False)) for _ in range(3)]
-        sinks = [XevSink(s) for s in servers]
-        config = tmp / "wall.toml"
-        lines = ["[wall]", 'layout = "grid"', "fullscreen = false", "rotate_seconds = 0.2",
-                 "labels = false"]
-        for i, s in enumerate(servers):
-            lines += ["[[session]]", f'name = "s{i}"', f'address = "{s.address}"']
-        config.write_text("\n".join(lines) + "\n")
-        env = gl.env()
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-        wall = subprocess.Popen(
-            [sys.executable, "-m", "vncwall", "run", "--config", str(config), "--window",
-             "--size", f"{WINDOW[0]}x{WINDOW[1]}"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            window = ""
-            while not window:
-                assert wall.poll() is None, wall.communicate()[0]
-                assert time.monotonic() < deadline, "the wall window never appeared"
-                found = gl.x("xwininfo", "-name", "vncwall")
-                m = re.search(r"Window id: (0x[0-9a-f]+)", found.stdout.decode())
-                window = str(int(m.group(1), 16)) if m else ""
-                time.sleep(0.2)
-            gl.x("xdotool", "windowfocus", "--sync", window)
-            time.sleep(3)  # sessions connect and show their first frames
-            yield {"gl": gl, "servers": servers, "sinks": sinks, "window": window}
-        finally:
-            wall.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                wall.wait(5)
-            if wall.poll() is None:
-                wall.kill()
-
-
-def xdo(rig: dict[str, object], *args: str) -> None:
-    gl = rig["gl"]
-    assert isinstance(gl, XDisplay)
-    result = gl.x("xdotool", *args)
-    assert result.returncode == 0, result.stderr
+    with xev_rig(tmp_path_factory.mktemp("grid-input"), 3,
+                 ['layout = "grid"', "fullscreen = false", "rotate_seconds = 0.2",
+                  "labels = false"], WINDOW) as r:
+        yield r
 
 
 def click(rig: dict[str, object], x: int, y: int, button: int) -> None:
@@ -86,6 +38,13 @@ def sinks_of(rig: dict[str, object]) -> list[XevSink]:
     sinks = rig["sinks"]
     assert isinstance(sinks, list)
     return sinks
+
+
+def focus_tile(rig: dict[str, object], index: int) -> None:
+    """A click on the centre of grid tile `index`: it takes the focus (and goes nowhere)."""
+    cx, cy = Grid.layout([SESSION] * 3, WINDOW).contents[index].centre
+    click(rig, int(cx), int(cy), 1)
+    time.sleep(0.5)
 
 
 def clicked(sink: XevSink, before: int) -> tuple[object, object]:
@@ -125,10 +84,7 @@ def test_clicks_focus_tiles_then_reach_their_pixels(rig: dict[str, object]) -> N
 
 def test_zoomed_tile_fills_the_window(rig: dict[str, object]) -> None:
     sinks = sinks_of(rig)
-    grid = Grid.layout([SESSION] * 3, WINDOW)
-    cx, cy = grid.contents[2].centre
-    click(rig, int(cx), int(cy), 1)  # focus tile 2
-    time.sleep(0.5)
+    focus_tile(rig, 2)
     xdo(rig, "key", "ctrl+alt+z")
     time.sleep(1.0)
     before = len(sinks[2].buttons())
@@ -145,10 +101,7 @@ def test_zoomed_tile_fills_the_window(rig: dict[str, object]) -> None:
 
 def test_layout_hotkey_turns_the_focused_session_to_the_front(rig: dict[str, object]) -> None:
     sinks = sinks_of(rig)
-    grid = Grid.layout([SESSION] * 3, WINDOW)
-    cx, cy = grid.contents[1].centre
-    click(rig, int(cx), int(cy), 1)  # focus tile 1
-    time.sleep(0.5)
+    focus_tile(rig, 1)
     xdo(rig, "key", "ctrl+alt+l")
     time.sleep(1.5)  # the switch animates, then rests on the prism
     prism = Prism.from_sizes([SESSION] * 3)

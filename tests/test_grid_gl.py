@@ -7,7 +7,6 @@ at both ends and in the middle against the analytic back-to-front blend.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import time
 from collections.abc import Iterator
@@ -15,10 +14,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tests.servers import ServerPool, VncServer, XDisplay, missing_binaries, vnc_server, xvfb
+from tests.servers import ServerPool, VncServer, solid_servers
 from tests.test_grid import piece_hits, ray
-from vncwall.config import Config, SessionConfig, WallConfig
-from vncwall.net.address import parse_address
+from tests.wallkit import OPAQUE_GRID, WallOpener, render
 from vncwall.render.grid import one_to_one
 from vncwall.wall import SWITCH_SECONDS, Wall
 
@@ -31,71 +29,11 @@ def rgb(hex_colour: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def gl_display() -> Iterator[XDisplay]:
-    if missing_binaries("tigervnc") or missing_binaries("tigervnc", scene=False):
-        pytest.skip("Xvnc or the scene's programs are not installed")
-    with xvfb(width=1280, height=1024) as display:
-        yield display
-
-
-@pytest.fixture(scope="module")
 def servers(server_pool: ServerPool) -> Iterator[list[VncServer]]:
     """A rich static scene first, then three solid colours."""
-    with contextlib.ExitStack() as stack:
-        out = [server_pool.get("tigervnc")]
-        for colour in COLOURS:
-            server = stack.enter_context(vnc_server("tigervnc", scene=False))
-            result = server.x("xsetroot", "-solid", colour)
-            assert result.returncode == 0, result.stderr
-            out.append(server)
-        yield out
-
-
-@contextlib.contextmanager
-def live_wall(display: XDisplay, servers: list[VncServer], monkeypatch: pytest.MonkeyPatch,
-              **wall: object) -> Iterator[Wall]:
-    """A started wall with a hidden window (GL context) whose sessions all have a picture."""
-    monkeypatch.setenv("DISPLAY", display.display_name)
-    monkeypatch.delenv("XAUTHORITY", raising=False)
-    monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
-    import pygame
-
-    from vncwall.wall import open_window
-
-    settings: dict[str, object] = {"labels": False, "fullscreen": False,
-                                   "background": (0.0, 0.0, 0.0)} | wall
-    cfg = Config(WallConfig(**settings),  # type: ignore[arg-type]
-                 tuple(SessionConfig(name=f"s{i}", address=parse_address(s.address))
-                       for i, s in enumerate(servers)))
-    w = Wall(cfg)
-    open_window((64, 64), fullscreen=False, hidden=True)
-    try:
-        w.start()
-        deadline = time.monotonic() + 30
-        while not w.all_first_frames():
-            assert time.monotonic() < deadline, [s.status() for s in w.sessions]
-            pygame.event.pump()
-            time.sleep(0.05)
-        yield w
-    finally:
-        w.stop()
-        pygame.display.quit()
-
-
-def render(wall: Wall, size: tuple[int, int], now: float) -> np.ndarray:
-    """Frames until nothing more arrives, then one more at `now`; the image, top row first."""
-    from vncwall.render.renderer import OffscreenTarget
-
-    target = OffscreenTarget(*size)
-    target.bind()
-    quiet = 0
-    deadline = time.monotonic() + 20
-    while quiet < 5:
-        assert time.monotonic() < deadline, "the sessions never settled"
-        quiet = quiet + 1 if wall.frame(size, now) == 0 else 0
-        time.sleep(0.05)
-    wall.frame(size, now)
-    return target.read()
+    scene = server_pool.get("tigervnc")  # skips when the scene's programs are missing
+    with solid_servers(COLOURS) as solid:
+        yield [scene, *solid]
 
 
 def pixels(wall: Wall, i: int) -> np.ndarray:
@@ -120,10 +58,10 @@ def bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def test_grid_tiles_show_the_sessions_framebuffers(
-    gl_display: XDisplay, servers: list[VncServer], monkeypatch: pytest.MonkeyPatch
+    open_wall: WallOpener, servers: list[VncServer]
 ) -> None:
     size = (1000, 640)
-    with live_wall(gl_display, servers, monkeypatch, layout="grid", front_opacity=1.0) as wall:
+    with open_wall(servers, **OPAQUE_GRID) as wall:
         image = render(wall, size, time.monotonic()).astype(np.float64)
         grid = wall.grid(size)
         assert (grid.rows, grid.cols) == (2, 2)
@@ -150,10 +88,10 @@ def test_grid_tiles_show_the_sessions_framebuffers(
 
 
 def test_zoomed_tile_is_the_framebuffer_one_to_one(
-    gl_display: XDisplay, servers: list[VncServer], monkeypatch: pytest.MonkeyPatch
+    open_wall: WallOpener, servers: list[VncServer]
 ) -> None:
     size = (1400, 900)
-    with live_wall(gl_display, servers, monkeypatch, layout="grid", front_opacity=1.0) as wall:
+    with open_wall(servers, **OPAQUE_GRID) as wall:
         now = time.monotonic()
         before = render(wall, size, now)
         wall.toggle_zoom(now)
@@ -182,11 +120,11 @@ def blend(alphas: np.ndarray, faces_far_to_near: list[int]) -> np.ndarray:
 
 
 def test_switch_reaches_both_ends_and_blends_right_in_between(
-    gl_display: XDisplay, servers: list[VncServer], monkeypatch: pytest.MonkeyPatch
+    open_wall: WallOpener, servers: list[VncServer]
 ) -> None:
     size = (640, 400)
     solid = servers[1:]
-    with live_wall(gl_display, solid, monkeypatch, opacity=0.5, front_opacity=0.8) as wall:
+    with open_wall(solid, opacity=0.5, front_opacity=0.8) as wall:
         t0 = time.monotonic() + 100.0
         wall.rotation.jump(-0.35, t0)  # turned a little: three faces seen, overlapping
         prism_image = render(wall, size, t0)

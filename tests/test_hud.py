@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -10,21 +9,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tests.servers import VncServer, XDisplay, missing_binaries, vnc_server, xvfb
-from tests.test_grid_gl import live_wall, render
-from vncwall.config import Config, SessionConfig, WallConfig
-from vncwall.demo.server import DemoServer
-from vncwall.net.address import parse_address
+from tests.servers import VncServer, solid_servers
+from tests.wallkit import OPAQUE_GRID, WallOpener, demo_wall, render
 from vncwall.render.hud_text import HEADER, hud_table, rate_text
-from vncwall.session import State
 from vncwall.wall import Wall
-
-
-def wait(predicate: object, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def test_rate_text_units() -> None:
@@ -35,19 +23,7 @@ def test_rate_text_units() -> None:
 
 
 def test_hud_text_from_real_sessions() -> None:
-    with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(DemoServer(0, width=320, height=200, name="alpha")),
-                   stack.enter_context(DemoServer(1, width=400, height=300, name="beta"))]
-        sessions = (
-            SessionConfig(name="a", address=parse_address(servers[0].address)),
-            SessionConfig(name="down", address=parse_address("127.0.0.1::1")),
-            SessionConfig(name="b", address=parse_address(servers[1].address)),
-        )
-        wall = Wall(Config(WallConfig(reconnect_max_seconds=2.0, connect_timeout=2.0), sessions))
-        wall.start()
-        stack.callback(wall.stop)
-        wait(lambda: all(wall.sessions[i].status().first_frame for i in (0, 2)), "not live")
-        wait(lambda: wall.sessions[1].status().state is State.RETRYING, "no retry state")
+    with demo_wall() as (wall, _):
         time.sleep(1.0)  # a second of the demo's animation: rates to show
         title, rows = hud_table(wall.sessions, 2, 59.66, "grid", time.monotonic())
     assert title == "vncwall  59.7 fps  \u00b7  2/3 live  \u00b7  grid"
@@ -65,22 +41,9 @@ def test_hud_text_from_real_sessions() -> None:
 
 
 @pytest.fixture(scope="module")
-def gl_display() -> Iterator[XDisplay]:
-    if missing_binaries("tigervnc", scene=False):
-        pytest.skip("Xvnc not installed")
-    with xvfb(width=1280, height=1024) as display:
-        yield display
-
-
-@pytest.fixture(scope="module")
 def solid() -> Iterator[list[VncServer]]:
-    with contextlib.ExitStack() as stack:
-        out = []
-        for colour in ("#204080", "#806020"):
-            server = stack.enter_context(vnc_server("tigervnc", scene=False))
-            assert server.x("xsetroot", "-solid", colour).returncode == 0
-            out.append(server)
-        yield out
+    with solid_servers(("#204080", "#806020")) as servers:
+        yield servers
 
 
 def press_hotkey(wall: Wall, key: int, now: float) -> None:
@@ -98,14 +61,14 @@ def press_hotkey(wall: Wall, key: int, now: float) -> None:
 
 
 def test_hud_hotkey_draws_the_table_over_the_wall(
-    gl_display: XDisplay, solid: list[VncServer], monkeypatch: pytest.MonkeyPatch
+    open_wall: WallOpener, solid: list[VncServer]
 ) -> None:
     import pygame
 
     from vncwall.render.hud import render_table
 
     size = (800, 500)
-    with live_wall(gl_display, solid, monkeypatch, layout="grid", front_opacity=1.0) as wall:
+    with open_wall(solid, **OPAQUE_GRID) as wall:
         now = time.monotonic()
         off = render(wall, size, now).astype(np.float64)
         assert not wall.hud_on
@@ -139,10 +102,8 @@ def test_hud_hotkey_draws_the_table_over_the_wall(
         assert np.array_equal(render(wall, size, now + 2).astype(np.float64), off)
 
 
-def test_hud_shown_at_start_from_config(
-    gl_display: XDisplay, solid: list[VncServer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with live_wall(gl_display, solid, monkeypatch, hud=True) as wall:
+def test_hud_shown_at_start_from_config(open_wall: WallOpener, solid: list[VncServer]) -> None:
+    with open_wall(solid, hud=True) as wall:
         assert wall.hud_on
         render(wall, (640, 400), time.monotonic())
         assert wall.hud is not None and wall.hud.builds >= 1

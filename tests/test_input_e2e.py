@@ -7,110 +7,27 @@ with the keysym and the pointer position in session pixels.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import re
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.servers import VncServer, XDisplay, missing_binaries, vnc_server, xvfb
+from tests.e2e import SESSION, wait_for, xdo, xev_rig
 from vncwall.render.prism import Camera, Prism, face_pixel
 
 WINDOW = (800, 500)
 FOVY = math.radians(40.0)  # vncwall.wall.FOVY
-SESSION = (1280, 800)
-
-
-def _need() -> None:
-    missing = missing_binaries("tigervnc", scene=False)
-    missing += [b for b in ("xev", "xdotool", "xmodmap", "Xvfb") if shutil.which(b) is None]
-    if missing:
-        pytest.skip(f"not installed: {', '.join(missing)}")
-
-
-class XevSink:
-    """An xev window filling a server's screen; parses what it logs."""
-
-    def __init__(self, server: VncServer) -> None:
-        self.log = server.workdir / "xev.log"
-        self.proc = server.spawn(
-            ["sh", "-c", f"exec xev -geometry {SESSION[0]}x{SESSION[1]}+0+0 > {self.log}"],
-            "xev",
-        )
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def key_codes(self) -> list[tuple[str, int, int]]:
-        """(KeyPress|KeyRelease, keycode, keysym) in order."""
-        out = []
-        pattern = r"(KeyPress|KeyRelease) event.*?keycode (\d+) \(keysym (0x[0-9a-f]+)"
-        for m in re.finditer(pattern, self.text(), re.S):
-            out.append((m.group(1), int(m.group(2)), int(m.group(3), 16)))
-        return out
-
-    def keysyms(self) -> list[tuple[str, int]]:
-        """(KeyPress|KeyRelease, keysym) in order (xev names a release by the current state)."""
-        return [(e, k) for e, _, k in self.key_codes()]
-
-    def buttons(self) -> list[tuple[str, int, int, int]]:
-        """(ButtonPress|ButtonRelease, x, y, button) in order, x and y on the root window."""
-        out = []
-        pattern = r"(ButtonPress|ButtonRelease) event.*?root:\((-?\d+),(-?\d+)\).*?button (\d+)"
-        for m in re.finditer(pattern, self.text(), re.S):
-            out.append((m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))))
-        return out
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    _need()
-    tmp = tmp_path_factory.mktemp("input")
-    with contextlib.ExitStack() as stack:
-        gl = stack.enter_context(xvfb(width=1280, height=1024))
-        servers = [stack.enter_context(vnc_server("tigervnc", scene=False)) for _ in range(2)]
-        sinks = [XevSink(s) for s in servers]
-        config = tmp / "wall.toml"
-        lines = ["[wall]", "fullscreen = false", "rotate_seconds = 0.2", "labels = false"]
-        for i, s in enumerate(servers):
-            lines += ["[[session]]", f'name = "s{i}"', f'address = "{s.address}"']
-        config.write_text("\n".join(lines) + "\n")
-        env = gl.env()
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-        wall = subprocess.Popen(
-            [sys.executable, "-m", "vncwall", "run", "--config", str(config), "--window",
-             "--size", f"{WINDOW[0]}x{WINDOW[1]}"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            window = ""
-            while not window:
-                assert wall.poll() is None, wall.communicate()[0]
-                assert time.monotonic() < deadline, "the wall window never appeared"
-                found = gl.x("xwininfo", "-name", "vncwall")
-                m = re.search(r"Window id: (0x[0-9a-f]+)", found.stdout.decode())
-                window = str(int(m.group(1), 16)) if m else ""
-                time.sleep(0.2)
-            # A keycode of its own for the Euro sign, so xdotool need not remap one on the
-            # fly (the wall could read a keycode after xdotool already changed it back).
-            mapped = gl.x("xmodmap", "-e", "keycode 250 = EuroSign")
-            assert mapped.returncode == 0, mapped.stderr
-            gl.x("xdotool", "windowfocus", "--sync", window)
-            time.sleep(3)  # sessions connect and show their first frames
-            yield {"gl": gl, "servers": servers, "sinks": sinks, "window": window}
-        finally:
-            wall.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                wall.wait(5)
-            if wall.poll() is None:
-                wall.kill()
+    # A keycode of its own for the Euro sign, so xdotool need not remap one on the
+    # fly (the wall could read a keycode after xdotool already changed it back).
+    with xev_rig(tmp_path_factory.mktemp("input"), 2,
+                 ["fullscreen = false", "rotate_seconds = 0.2", "labels = false"], WINDOW,
+                 keymap=["keycode 250 = EuroSign"]) as r:
+        yield r
 
 
 def expected_pixel(face: int, sx: int, sy: int) -> tuple[int, int] | None:
@@ -141,20 +58,6 @@ def screen_point(face: int, px: float, py: float) -> tuple[int, int]:
                     best = (d, cand)
     assert best is not None
     return best[1]
-
-
-def wait_for(predicate: object, what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def xdo(rig: dict[str, object], *args: str) -> None:
-    gl = rig["gl"]
-    assert isinstance(gl, XDisplay)
-    result = gl.x("xdotool", *args)
-    assert result.returncode == 0, result.stderr
 
 
 def test_typing_reaches_front_session(rig: dict[str, object]) -> None:

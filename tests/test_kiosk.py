@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.servers import XDisplay, xvfb
+from tests.waiting import wait
+from tests.wallkit import demo_wall
 from vncwall.carousel import Carousel
 from vncwall.cli import _kiosk
 from vncwall.config import Config, SessionConfig, WallConfig
@@ -25,13 +27,6 @@ from vncwall.status_json import StatusWriter
 from vncwall.wall import Wall
 
 
-def wait(predicate: object, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
 class Clock:
     def __init__(self) -> None:
         self.t = 100.0
@@ -40,24 +35,11 @@ class Clock:
         return self.t
 
 
-@pytest.fixture
-def demo_wall() -> Iterator[tuple[Wall, list[DemoServer]]]:
+@pytest.fixture(name="demo_wall")
+def demo_wall_fixture() -> Iterator[tuple[Wall, list[DemoServer]]]:
     """A started wall: two demo servers (320x200, 400x300) and one address nobody serves."""
-    with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(DemoServer(0, width=320, height=200, name="alpha")),
-                   stack.enter_context(DemoServer(1, width=400, height=300, name="beta"))]
-        sessions = (
-            SessionConfig(name="a", address=parse_address(servers[0].address)),
-            SessionConfig(name="down", address=parse_address("127.0.0.1::1")),
-            SessionConfig(name="b", address=parse_address(servers[1].address)),
-        )
-        wall = Wall(Config(WallConfig(reconnect_max_seconds=2.0, connect_timeout=2.0), sessions))
-        wall.start()
-        stack.callback(wall.stop)
-        wait(lambda: wall.sessions[0].status().first_frame
-             and wall.sessions[2].status().first_frame, "demo sessions never went live")
-        wait(lambda: wall.sessions[1].status().state is State.RETRYING, "no retry state")
-        yield wall, servers
+    with demo_wall() as started:
+        yield started
 
 
 def test_carousel_on_the_wall_skips_down_sessions(demo_wall: tuple[Wall, list[DemoServer]]

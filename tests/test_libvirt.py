@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +17,8 @@ import numpy as np
 import pytest
 
 from tests.servers import ServerPool, VncServer, missing_binaries, vnc_server
-from tests.test_via import NO_SSHD, SshGateway, ssh_children, ssh_gateway
+from tests.sshd import SshGateway, ssh_children
+from tests.waiting import waiter
 from vncwall.capture import capture
 from vncwall.config import SessionConfig
 from vncwall.libvirt import LibvirtError, parse_display
@@ -78,11 +77,7 @@ def virsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeVirsh:
     return fake
 
 
-def wait(predicate: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
+wait = waiter(30.0)
 
 
 # --- reading virsh's answer ------------------------------------------------------------
@@ -235,14 +230,6 @@ def test_session_follows_a_restarted_guest(virsh: FakeVirsh, server_pool: Server
 
 
 # --- a remote libvirt host, its display reached through ssh -----------------------------------
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshGateway]:
-    if NO_SSHD is not None:
-        pytest.skip(NO_SSHD)
-    with ssh_gateway(tmp_path_factory.mktemp("sshd")) as gw:
-        yield gw
 
 
 def test_remote_guest_through_its_host(

@@ -6,21 +6,17 @@ import re
 import time
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
 from tests.servers import VncServer, missing_binaries, vnc_server
+from tests.waiting import waiter
+from tests.wallkit import same_as_screen
 from vncwall.config import SessionConfig
 from vncwall.net import events as ev
 from vncwall.net.address import parse_address
 from vncwall.session import Session
 
-
-def wait(predicate: object, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
+wait = waiter(20.0)
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +49,6 @@ def session_for(server: VncServer, resize: bool) -> tuple[Session, list[ev.Event
     session.start()
     wait(lambda: session.status().first_frame, "no first frame")
     return session, seen
-
-
-def same_as_screen(session: Session, server: VncServer) -> bool:
-    fb = session.framebuffer
-    if fb is None:
-        return False
-    with fb.lock:
-        got = fb.pixels[..., :3].copy()
-    want = server.screenshot()
-    return got.shape == want.shape and bool(np.array_equal(got, want))
 
 
 def test_desktop_follows_the_requested_size(tigervnc: VncServer) -> None:

@@ -7,7 +7,6 @@ view ray crosses (and must differ from the front-to-back blend).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import subprocess
@@ -19,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.servers import VncServer, XDisplay, missing_binaries, vnc_server, xvfb
+from tests.e2e import write_wall_config
+from tests.servers import VncServer, XDisplay, solid_servers
 from vncwall.render.layout import face_opacities
 from vncwall.render.prism import Camera, Prism
 
@@ -34,35 +34,18 @@ def rgb(hex_colour: str) -> np.ndarray:
     return np.array([int(h[i : i + 2], 16) for i in (0, 2, 4)], dtype=np.float64)
 
 
-@pytest.fixture(scope="module")
-def gl_display() -> Iterator[XDisplay]:
-    if missing_binaries("tigervnc", scene=False) or not Path("/usr/bin/Xvfb").exists():
-        pytest.skip("Xvnc/Xvfb not installed")
-    with xvfb(width=1280, height=1024) as display:
-        yield display
-
-
-@pytest.fixture(scope="module")
-def solid_servers() -> Iterator[list[VncServer]]:
-    with contextlib.ExitStack() as stack:
-        servers = []
-        for colour in COLOURS:
-            server = stack.enter_context(vnc_server("tigervnc", scene=False))
-            result = server.x("xsetroot", "-solid", colour)
-            assert result.returncode == 0, result.stderr
-            servers.append(server)
+@pytest.fixture(scope="module", name="solid_servers")
+def solid_servers_fixture() -> Iterator[list[VncServer]]:
+    with solid_servers(COLOURS) as servers:
         yield servers
 
 
 def write_config(path: Path, servers: list[VncServer], **wall: object) -> Path:
-    lines = ["[wall]", f"opacity = {OPACITY}", f"front_opacity = {FRONT_OPACITY}",
+    lines = [f"opacity = {OPACITY}", f"front_opacity = {FRONT_OPACITY}",
              "labels = false", "fullscreen = false", 'background = "#000000"']
     lines += [f"{k} = {v!r}".replace("'", '"').replace("True", "true").replace("False", "false")
               for k, v in wall.items()]
-    for i, s in enumerate(servers):
-        lines += ["[[session]]", f'name = "s{i}"', f'address = "{s.address}"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_wall_config(path, lines, servers)
 
 
 def snapshot(display: XDisplay, config: Path, out: Path, angle: float) -> np.ndarray:
