@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import XDisplay, free_tcp_port, xvfb
+from tests.servers import XDisplay, free_tcp_port, missing_binaries, vnc_server, xvfb
+from tests.wallkit import same_as_screen
 from vncwall.config import ConfigError, ListenConfig, parse_config
 from vncwall.listen import DEFAULT_LISTEN_PORT, Listener, ListenError, ReverseSession, parse_listen
 from vncwall.session import State
@@ -122,6 +123,36 @@ def test_x11vnc_connects_in_and_goes_live() -> None:
             assert st.state is State.DISCONNECTED and st.reason  # stays: no reconnect
             assert not session._thread.is_alive()
             assert session.name == "reverse-one"
+        finally:
+            for s in sessions:
+                s.stop()
+
+
+@pytest.mark.skipif(bool(missing_binaries("tigervnc")) or not shutil.which("vncconfig"),
+                    reason="TigerVNC Xvnc / vncconfig not installed")
+def test_tigervnc_vncconfig_connect_goes_live_pixel_exact() -> None:
+    """TigerVNC's own reverse connection: `vncconfig -connect` tells Xvnc to dial the wall."""
+    with Listener("127.0.0.1", 0, ListenConfig(allow=("127.0.0.1",))) as listener, \
+            vnc_server("tigervnc") as server:
+        result = server.x("vncconfig", "-display", server.display_name,
+                          "-connect", f"127.0.0.1:{listener.port}")
+        assert result.returncode == 0, result.stderr
+        sessions: list[ReverseSession] = []
+
+        def adopted() -> bool:
+            for s in listener.take():
+                s.start()
+                sessions.append(s)
+            return bool(sessions) and sessions[0].status().first_frame
+
+        try:
+            wait(adopted, "Xvnc never connected in\n" + server.log_tail())
+            (session,) = sessions
+            assert session.status().state is State.LIVE
+            wait(lambda: same_as_screen(session, server), "framebuffer differs from xwd -root")
+            server.x("vncconfig", "-display", server.display_name, "-disconnect")
+            wait(lambda: session.status().state is State.DISCONNECTED,
+                 "vncconfig -disconnect not noticed")
         finally:
             for s in sessions:
                 s.stop()
