@@ -20,6 +20,9 @@ from tests.servers import (
 from tests.sshd import NO_SSHD, SshGateway, ssh_gateway
 from tests.wallkit import WallOpener, live_wall
 
+# Hostile-server tests run on both decode paths (compiled accelerator and pure Python).
+pytest_plugins = ["tests.accel_switch"]
+
 
 @pytest.fixture(scope="session")
 def server_pool() -> Iterator[ServerPool]:

@@ -7,11 +7,15 @@ import struct
 import numpy as np
 import pytest
 
+from tests.accel_switch import accel_path  # noqa: F401  (the fixture below)
 from tests.decoding import decode_bytes, rgb_image, wire32
 from vncwall.net.decoders.hextile import HextileDecoder
 from vncwall.net.errors import ProtocolError
 from vncwall.net.framebuffer import Rect
 from vncwall.net.pixelformat import BGR233, RGB565, PixelFormat
+
+# Every test runs on the compiled decode path and on the pure-Python one.
+pytestmark = pytest.mark.usefixtures("accel_path")
 
 RAW, BG, FG, ANY, COLOURED = 1, 2, 4, 8, 16
 R, G, B, W, K = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)

@@ -7,6 +7,7 @@ import struct
 import numpy as np
 import pytest
 
+from tests.accel_switch import accel_path  # noqa: F401  (the fixture below)
 from tests.decoding import decode_bytes, rgb_image, wire32
 from vncwall.net.decoders import rre
 from vncwall.net.decoders.base import DecodeContext
@@ -15,6 +16,9 @@ from vncwall.net.errors import ProtocolError
 from vncwall.net.framebuffer import Framebuffer, Rect
 from vncwall.net.pixelformat import BGR233, RGB565, RGBX32
 from vncwall.net.stream import ByteFeeder
+
+# Every test runs on the compiled decode path and on the pure-Python one.
+pytestmark = pytest.mark.usefixtures("accel_path")
 
 R, G, B, W, K = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)
 

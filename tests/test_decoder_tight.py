@@ -18,6 +18,11 @@ from vncwall.net.pixelformat import BGR233, RGB565, RGBX32, PixelFormat, U8Array
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
+from tests.accel_switch import accel_path  # noqa: F401  (the fixture below)
+
+# Every test runs on the compiled decode path and on the pure-Python one.
+pytestmark = pytest.mark.usefixtures("accel_path")
+
 # Little-endian, red in the high byte: TPIXELs are still R, G, B on the wire.
 BGRX32 = PixelFormat(32, 24, False, True, 255, 255, 255, 16, 8, 0)
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.accel_switch import accel_path  # noqa: F401  (the fixture below)
 from tests.decoding import decode_bytes, rgb_image
 from tests.test_decoder_zrle import (
     B16,
@@ -29,6 +30,9 @@ from vncwall.net.decoders.trle import TRLEDecoder
 from vncwall.net.errors import ProtocolError
 from vncwall.net.framebuffer import Rect
 from vncwall.net.pixelformat import RGB565
+
+# Every test runs on the compiled decode path and on the pure-Python one.
+pytestmark = pytest.mark.usefixtures("accel_path")
 
 
 def decode(rects: list[tuple[Rect, bytes]], size: tuple[int, int], **kw: object) -> np.ndarray:

@@ -8,6 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
+from tests.accel_switch import accel_path  # noqa: F401  (the fixture below)
 from tests.decoding import decode_bytes, rgb_image, wire32
 from vncwall.net.decoders import zlib as zlib_decoder
 from vncwall.net.decoders.base import DecodeContext
@@ -16,6 +17,9 @@ from vncwall.net.errors import ProtocolError
 from vncwall.net.framebuffer import Framebuffer, Rect
 from vncwall.net.pixelformat import RGB565, RGBX32
 from vncwall.net.stream import ByteFeeder
+
+# Every test runs on the compiled decode path and on the pure-Python one.
+pytestmark = pytest.mark.usefixtures("accel_path")
 
 R, G, B, W, K = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)
 

@@ -10,11 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.accel_switch import accel_path  # noqa: F401  (the fixture below)
 from tests.decoding import decode_bytes, rgb_image
 from vncwall.net.decoders.zrle import ZRLEDecoder
 from vncwall.net.errors import ProtocolError
 from vncwall.net.framebuffer import Rect
 from vncwall.net.pixelformat import RGB565
+
+# Every test runs on the compiled decode path and on the pure-Python one.
+pytestmark = pytest.mark.usefixtures("accel_path")
 
 R = (255, 0, 0)
 G = (0, 255, 0)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from tests.accel_switch import accel_path  # noqa: F401  (the fixture below)
 from tests.evil_server import compact_length, rect, server_init
 from vncwall.demo.server import DemoServer
 from vncwall.net import events as ev
@@ -27,6 +28,9 @@ from vncwall.net.constants import Encoding
 from vncwall.net.errors import VncError
 from vncwall.net.pixelformat import BGR233, RGB565, RGBX32, PixelFormat
 from vncwall.net.transport import Connection
+
+# Every test runs on the compiled decode path and on the pure-Python one.
+pytestmark = pytest.mark.usefixtures("accel_path")
 
 # VNCWALL_FUZZ_EXAMPLES=20000 for a long run; the default keeps CI to seconds.
 EXAMPLES = int(os.environ.get("VNCWALL_FUZZ_EXAMPLES", "150"))

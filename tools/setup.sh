@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
-packages=(python3 python3-venv python3-pip libgl1 libegl1 libgl1-mesa-dri xvfb xauth)
+packages=(python3 python3-venv python3-pip python3-dev gcc libgl1 libegl1 libgl1-mesa-dri xvfb xauth)
 if [ "${1:-}" = "--test" ]; then
   packages+=(
     tigervnc-standalone-server tigervnc-tools x11vnc tightvncserver
     x11-apps x11-utils x11-xserver-utils xterm twm imagemagick xdotool xclip xfonts-base
-    mesa-utils gcc openssh-client openssh-server
+    mesa-utils openssh-client openssh-server
   )
 fi
 missing=()

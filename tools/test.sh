@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh --test
-.venv/bin/ruff check vncwall tests
+.venv/bin/ruff check vncwall tests tools setup.py
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

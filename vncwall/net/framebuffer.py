@@ -52,7 +52,8 @@ class Framebuffer:
         self.max_pixels = max_pixels
         self.pixels: U8Array = np.zeros((0, 0, 4), dtype=np.uint8)
         self.generation = 0
-        self._damage: Rect | None = None
+        # Damaged bounds as x0, y0, x1, y1 (kept as ints: decoders add damage per rectangle).
+        self._damage: tuple[int, int, int, int] | None = None
         self.resize(width, height)
 
     @property
@@ -81,7 +82,7 @@ class Framebuffer:
             new[:h, :w] = self.pixels[:h, :w]
             self.pixels = new
             self.generation += 1
-            self._damage = Rect(0, 0, width, height)
+            self._damage = (0, 0, width, height)
 
     def check(self, x: int, y: int, w: int, h: int, what: str = "rectangle") -> None:
         """Raise ProtocolError unless the rectangle lies inside the framebuffer."""
@@ -92,8 +93,13 @@ class Framebuffer:
 
     def damage(self, x: int, y: int, w: int, h: int) -> None:
         """Record that a region changed (caller holds `lock` or is the only writer)."""
-        r = Rect(x, y, w, h)
-        self._damage = r if self._damage is None else self._damage.union(r)
+        d = self._damage
+        if d is None or d[0] == d[2] or d[1] == d[3]:  # none yet, or an empty one
+            self._damage = (x, y, x + w, y + h)
+        elif w and h:
+            self._damage = (
+                min(d[0], x), min(d[1], y), max(d[2], x + w), max(d[3], y + h)
+            )
 
     def put(self, x: int, y: int, w: int, h: int, rgbx: U8Array) -> None:
         """Write a block of w*h RGBX pixels (any shape that reshapes to (h, w, 4))."""
@@ -103,8 +109,10 @@ class Framebuffer:
 
     def fill(self, x: int, y: int, w: int, h: int, colour: U8Array) -> None:
         """Fill a rectangle with one RGBX colour."""
+        # As one uint32 word per pixel: numpy fills words far faster than 4-byte rows.
+        word = np.ascontiguousarray(colour, dtype=np.uint8).view(np.uint32)[0]
         with self.lock:
-            self.pixels[y : y + h, x : x + w] = colour
+            self.pixels[y : y + h, x : x + w].view(np.uint32)[..., 0] = word
             self.damage(x, y, w, h)
 
     def copy(self, sx: int, sy: int, x: int, y: int, w: int, h: int) -> None:
@@ -122,7 +130,7 @@ class Framebuffer:
     def take_damage_locked(self) -> Rect | None:
         """`take_damage` for a caller that already holds `lock`."""
         d, self._damage = self._damage, None
-        return d
+        return None if d is None else Rect(d[0], d[1], d[2] - d[0], d[3] - d[1])
 
 
 class Coverage:

@@ -11,6 +11,8 @@ import numpy.typing as npt
 from .errors import ProtocolError
 
 U8Array = npt.NDArray[np.uint8]
+# Wire pixels as they come: bytes, a view of received bytes, or an array.
+PixelData = bytes | memoryview | U8Array
 
 _STRUCT = struct.Struct(">BBBBHHHBBB3x")
 
@@ -38,6 +40,18 @@ class PixelFormat:
     _tables: tuple[U8Array, U8Array, U8Array] | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
+    # compact_pad and rgb24, worked out once (decoders ask per rectangle).
+    _pad: int | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+    rgb24: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pad", self._find_compact_pad())
+        # True colour, 32 bpp, depth 24, 8-bit channels: Tight sends such pixels as
+        # 3 bytes R, G, B whatever the shifts and endianness (rfbproto 'TPIXEL').
+        object.__setattr__(self, "rgb24", (
+            self.true_colour and self.bits_per_pixel == 32 and self.depth == 24
+            and (self.red_max, self.green_max, self.blue_max) == (255, 255, 255)
+        ))
 
     # --- wire form -------------------------------------------------------------
     @classmethod
@@ -89,8 +103,12 @@ class PixelFormat:
             and (self.red_shift, self.green_shift, self.blue_shift) == (0, 8, 16)
         )
 
-    def _compact_pad(self) -> int | None:
+    @property
+    def compact_pad(self) -> int | None:
         """Where a 3-byte compact pixel gets its zero byte (0 = before, 3 = after), or None."""
+        return self._pad
+
+    def _find_compact_pad(self) -> int | None:
         if not (self.true_colour and self.bits_per_pixel == 32 and self.depth <= 24):
             return None
         bits = 0
@@ -111,7 +129,7 @@ class PixelFormat:
     @property
     def compact_size(self) -> int:
         """Size of a ZRLE CPIXEL / Tight TPIXEL: 3 for compactable 32 bpp formats."""
-        return 3 if self._compact_pad() is not None else self.bytes_per_pixel
+        return 3 if self.compact_pad is not None else self.bytes_per_pixel
 
     # --- conversion ------------------------------------------------------------
     def _scale_tables(self) -> tuple[U8Array, U8Array, U8Array]:
@@ -125,7 +143,7 @@ class PixelFormat:
             object.__setattr__(self, "_tables", tables)
         return tables
 
-    def values(self, data: bytes | U8Array, count: int) -> npt.NDArray[np.uint32]:
+    def values(self, data: PixelData, count: int) -> npt.NDArray[np.uint32]:
         """Wire pixels as integer pixel values (for palettes and colour maps)."""
         bpp = self.bytes_per_pixel
         raw = np.frombuffer(data, dtype=np.uint8, count=count * bpp)
@@ -133,7 +151,7 @@ class PixelFormat:
         return raw.view(f"{order}u{bpp}").astype(np.uint32)
 
     def to_rgbx(
-        self, data: bytes | U8Array, count: int, colour_map: U8Array | None = None
+        self, data: PixelData, count: int, colour_map: U8Array | None = None
     ) -> U8Array:
         """Convert `count` wire pixels to a (count, 4) uint8 array of R, G, B, X."""
         if self.is_native:
@@ -159,10 +177,10 @@ class PixelFormat:
         return out
 
     def compact_to_rgbx(
-        self, data: bytes | U8Array, count: int, colour_map: U8Array | None = None
+        self, data: PixelData, count: int, colour_map: U8Array | None = None
     ) -> U8Array:
         """Convert `count` compact (CPIXEL/TPIXEL) pixels to (count, 4) RGBX."""
-        pad = self._compact_pad()
+        pad = self.compact_pad
         if pad is None:
             return self.to_rgbx(data, count, colour_map)
         raw = np.frombuffer(data, dtype=np.uint8, count=count * 3).reshape(count, 3)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..constants import Encoding
 from ..framebuffer import Framebuffer, Rect
-from ..pixelformat import PixelFormat, U8Array
+from ..pixelformat import PixelData, PixelFormat, U8Array
 from ..stream import Reader
 
 
@@ -20,6 +20,8 @@ class DecodeContext:
     fb: Framebuffer
     pf: PixelFormat
     colour_map: U8Array | None = None
+    # accel.prepare's answer for this context (pixel format and colour map are fixed).
+    accel_cache: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def bpp(self) -> int:
@@ -31,11 +33,11 @@ class DecodeContext:
         """Bytes per compact pixel (ZRLE CPIXEL, Tight TPIXEL)."""
         return self.pf.compact_size
 
-    def pixels(self, data: bytes | U8Array, count: int) -> U8Array:
+    def pixels(self, data: PixelData, count: int) -> U8Array:
         """`count` wire pixels as (count, 4) RGBX."""
         return self.pf.to_rgbx(data, count, self.colour_map)
 
-    def cpixels(self, data: bytes | U8Array, count: int) -> U8Array:
+    def cpixels(self, data: PixelData, count: int) -> U8Array:
         """`count` compact pixels as (count, 4) RGBX."""
         return self.pf.compact_to_rgbx(data, count, self.colour_map)
 

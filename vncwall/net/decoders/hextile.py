@@ -1,4 +1,8 @@
-"""Hextile encoding (5): 16x16 tiles, each raw or RRE-like (RFC 6143 section 7.7.4)."""
+"""Hextile encoding (5): 16x16 tiles, each raw or RRE-like (RFC 6143 section 7.7.4).
+
+The compiled accelerator, when built, parses whole tiles from the buffered bytes;
+otherwise each tile is read and painted with numpy.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from ..constants import Encoding
 from ..errors import ProtocolError
 from ..framebuffer import Rect
 from ..pixelformat import U8Array
-from ..stream import Reader
+from ..stream import Reader, peek, skip
+from . import accel
 from .base import DecodeContext, Decoder
 
 RAW = 1
@@ -71,89 +76,128 @@ class HextileDecoder(Decoder):
     def decode(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
         if rect.area == 0:
             return
-        bpp = ctx.bpp
-        bg: int | None = None
-        fg: int | None = None
-        cache: dict[bytes, int] = {}
+        acc, spec = accel.prepare(ctx)
+        if acc is not None and spec is not None:
+            yield from _decode_compiled(acc, spec, rect, ctx)
+        else:
+            yield from _decode_pure(rect, ctx)
 
-        def colour(raw: bytes) -> int:
-            c = cache.get(raw)
-            if c is None:
-                if len(cache) >= 256:
-                    cache.clear()
-                c = cache[raw] = _words(ctx.pixels(raw, 1))[0]
-            return c
 
-        cols = (rect.w + TILE - 1) // TILE
-        rows = (rect.h + TILE - 1) // TILE
-        remaining = cols * rows
-        # Each tile's last read also fetches the next tile's subencoding byte, so a
-        # solid tile costs one read and a tile with subrectangles two.
-        sub = (yield 1)[0]
-        for row in range(rows):
-            ty = row * TILE
-            th = min(TILE, rect.h - ty)
-            band = np.empty((th, rect.w, 4), dtype=np.uint8)
-            # The same pixels as one uint32 each: a colour is then a plain integer.
-            band32: U32Array = band.view(np.uint32).reshape(th, rect.w)
-            for col in range(cols):
-                tx = col * TILE
-                tw = min(TILE, rect.w - tx)
-                remaining -= 1
-                more = 1 if remaining else 0
-                if sub & ~_VALID:
-                    raise ProtocolError(f"hextile: invalid subencoding 0x{sub:02x}")
-                if sub & RAW:
-                    n = tw * th
-                    data = yield n * bpp + more
-                    band[:, tx : tx + tw] = ctx.pixels(data, n).reshape(th, tw, 4)
-                    if more:
-                        sub = data[-1]
-                    continue
-                head = 0
-                if sub & BACKGROUND_SPECIFIED:
-                    head += bpp
-                if sub & FOREGROUND_SPECIFIED:
-                    head += bpp
-                any_subrects = sub & ANY_SUBRECTS
-                coloured = sub & SUBRECTS_COLOURED
-                need = head + (1 if any_subrects else more)
-                data = (yield need) if need else b""
-                pos = 0
-                if sub & BACKGROUND_SPECIFIED:
-                    bg = colour(data[:bpp])
-                    pos = bpp
-                if sub & FOREGROUND_SPECIFIED:
-                    fg = colour(data[pos : pos + bpp])
-                if bg is None:
-                    raise ProtocolError("hextile: tile without a background colour")
-                tile = band32[:, tx : tx + tw]
-                tile[...] = bg
-                if not any_subrects:
-                    if more:
-                        sub = data[-1]
-                    continue
-                count = data[-1]
-                if count == 0:
-                    if more:
-                        sub = (yield 1)[0]
-                    continue
-                size = 2 + (bpp if coloured else 0)
-                data = yield count * size + more
+def _decode_compiled(
+    acc: accel.Accel, spec: accel.FmtSpec, rect: Rect, ctx: DecodeContext
+) -> Reader[None]:
+    """Hand the compiled decoder all buffered bytes; it paints the whole tiles they hold.
+
+    The bytes are peeked, not read: only what the tiles took is then skipped, and the
+    next peek waits for at least the bytes the next tile was shown to need.
+    """
+    fb = ctx.fb
+    ntiles = ((rect.w + TILE - 1) // TILE) * ((rect.h + TILE - 1) // TILE)
+    index = bg = fg = flags = 0
+    need = 1
+    try:
+        while index < ntiles:
+            data = yield from peek(need)
+            try:
+                used, index, bg, fg, flags, need = acc.hextile(
+                    data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
+                    index, bg, fg, flags, spec,
+                )
+            except ValueError as exc:
+                raise ProtocolError(str(exc)) from None
+            if not used and need <= len(data):  # a compiled-loop bug must not spin for ever
+                raise ProtocolError(f"hextile: decoder made no progress on {len(data)} bytes")
+            yield from skip(used)
+    finally:
+        with fb.lock:
+            fb.damage(rect.x, rect.y, rect.w, rect.h)
+
+
+def _decode_pure(rect: Rect, ctx: DecodeContext) -> Reader[None]:
+    """Tile by tile in Python and numpy: the reference the compiled path is tested against."""
+    bpp = ctx.bpp
+    bg: int | None = None
+    fg: int | None = None
+    cache: dict[bytes, int] = {}
+
+    def colour(raw: bytes) -> int:
+        c = cache.get(raw)
+        if c is None:
+            if len(cache) >= 256:
+                cache.clear()
+            c = cache[raw] = _words(ctx.pixels(raw, 1))[0]
+        return c
+
+    cols = (rect.w + TILE - 1) // TILE
+    rows = (rect.h + TILE - 1) // TILE
+    remaining = cols * rows
+    # Each tile's last read also fetches the next tile's subencoding byte, so a
+    # solid tile costs one read and a tile with subrectangles two.
+    sub = (yield 1)[0]
+    for row in range(rows):
+        ty = row * TILE
+        th = min(TILE, rect.h - ty)
+        band = np.empty((th, rect.w, 4), dtype=np.uint8)
+        # The same pixels as one uint32 each: a colour is then a plain integer.
+        band32: U32Array = band.view(np.uint32).reshape(th, rect.w)
+        for col in range(cols):
+            tx = col * TILE
+            tw = min(TILE, rect.w - tx)
+            remaining -= 1
+            more = 1 if remaining else 0
+            if sub & ~_VALID:
+                raise ProtocolError(f"hextile: invalid subencoding 0x{sub:02x}")
+            if sub & RAW:
+                n = tw * th
+                data = yield n * bpp + more
+                band[:, tx : tx + tw] = ctx.pixels(data, n).reshape(th, tw, 4)
                 if more:
                     sub = data[-1]
-                if coloured:
-                    recs = np.frombuffer(data, dtype=np.uint8, count=count * size)
-                    pixels = np.ascontiguousarray(recs.reshape(count, size)[:, :bpp])
-                    colours = _words(ctx.pixels(pixels, count))
-                    end = count * size
-                    _paint_tile(tile, data[bpp:end:size], data[bpp + 1 : end : size], colours)
-                    # Decoders in the wild (and the encoders that rely on them) take
-                    # the last coloured subrectangle's colour as the next foreground.
-                    fg = colours[-1]
-                else:
-                    if fg is None:
-                        raise ProtocolError("hextile: subrectangles without a foreground colour")
-                    end = count * 2
-                    _paint_tile(tile, data[0:end:2], data[1:end:2], [fg])
-            ctx.fb.put(rect.x, rect.y + ty, rect.w, th, band)
+                continue
+            head = 0
+            if sub & BACKGROUND_SPECIFIED:
+                head += bpp
+            if sub & FOREGROUND_SPECIFIED:
+                head += bpp
+            any_subrects = sub & ANY_SUBRECTS
+            coloured = sub & SUBRECTS_COLOURED
+            need = head + (1 if any_subrects else more)
+            data = (yield need) if need else b""
+            pos = 0
+            if sub & BACKGROUND_SPECIFIED:
+                bg = colour(data[:bpp])
+                pos = bpp
+            if sub & FOREGROUND_SPECIFIED:
+                fg = colour(data[pos : pos + bpp])
+            if bg is None:
+                raise ProtocolError("hextile: tile without a background colour")
+            tile = band32[:, tx : tx + tw]
+            tile[...] = bg
+            if not any_subrects:
+                if more:
+                    sub = data[-1]
+                continue
+            count = data[-1]
+            if count == 0:
+                if more:
+                    sub = (yield 1)[0]
+                continue
+            size = 2 + (bpp if coloured else 0)
+            data = yield count * size + more
+            if more:
+                sub = data[-1]
+            if coloured:
+                recs = np.frombuffer(data, dtype=np.uint8, count=count * size)
+                pixels = np.ascontiguousarray(recs.reshape(count, size)[:, :bpp])
+                colours = _words(ctx.pixels(pixels, count))
+                end = count * size
+                _paint_tile(tile, data[bpp:end:size], data[bpp + 1 : end : size], colours)
+                # Decoders in the wild (and the encoders that rely on them) take
+                # the last coloured subrectangle's colour as the next foreground.
+                fg = colours[-1]
+            else:
+                if fg is None:
+                    raise ProtocolError("hextile: subrectangles without a foreground colour")
+                end = count * 2
+                _paint_tile(tile, data[0:end:2], data[1:end:2], [fg])
+        ctx.fb.put(rect.x, rect.y + ty, rect.w, th, band)

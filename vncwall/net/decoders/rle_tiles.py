@@ -14,9 +14,15 @@ read past a tile) it is fed batches of the fewest bytes the rest of the tile can
 take (a run of n pixels needs at least 2 + (n - 1) // 255 bytes), and a run cut by a
 batch's end is held and scanned again with the next. The pixels are then built with one
 gather and one `np.repeat` per tile, and packed palettes are unpacked with shifts.
+
+With the compiled accelerator (accel.py) the same tiles are decoded by one C call per
+rectangle from memory (`paint_tiles`), or from the stream per batch of buffered bytes;
+the Python scanners above remain the reference and the fallback.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +30,8 @@ import numpy.typing as npt
 from ..errors import ProtocolError
 from ..framebuffer import Rect
 from ..pixelformat import U8Array
-from ..stream import Reader
+from ..stream import Reader, peek, skip
+from . import accel
 from .base import DecodeContext
 
 U32Array = npt.NDArray[np.uint32]
@@ -36,11 +43,20 @@ MAX_RLE_PALETTE = 127
 class PaletteMemory:
     """TRLE's previous palette, which subencodings 127 and 129 reuse (one per connection).
 
-    Held as native uint32 words; a change of pixel format comes with new palettes.
+    Held as native uint32 words in a fixed buffer the compiled decoder writes too;
+    `size` 0 means none yet. A change of pixel format comes with new palettes.
     """
 
     def __init__(self) -> None:
-        self.colours: U32Array | None = None
+        self.words: U32Array = np.zeros(MAX_RLE_PALETTE, dtype=np.uint32)
+        self.size = 0
+
+    def get(self) -> U32Array | None:
+        return self.words[: self.size].copy() if self.size else None
+
+    def put(self, palette: U32Array) -> None:
+        self.words[: len(palette)] = palette
+        self.size = len(palette)
 
 
 class MemorySource:
@@ -68,6 +84,7 @@ class MemorySource:
         )
 
 
+@functools.lru_cache(maxsize=4096)  # servers send the same few rectangle sizes over and over
 def tile_data_bound(w: int, h: int, tile: int, cpp: int) -> int:
     """The most bytes a valid encoding of a w x h rectangle's tiles can take.
 
@@ -75,11 +92,9 @@ def tile_data_bound(w: int, h: int, tile: int, cpp: int) -> int:
     one (n * (cpp + 1)) and a 127-colour palette RLE with runs of one (127 * cpp + 2n);
     raw (n * cpp) and packed palettes are smaller.
     """
-    widths = [(tile, w // tile), (w % tile, 1)]
-    heights = [(tile, h // tile), (h % tile, 1)]
     total = 0
-    for tw, nw in widths:
-        for th, nh in heights:
+    for tw, nw in ((tile, w // tile), (w % tile, 1)):
+        for th, nh in ((tile, h // tile), (h % tile, 1)):
             n = tw * th
             if n and nw and nh:
                 total += nw * nh * (1 + max(n * (cpp + 1), MAX_RLE_PALETTE * cpp + 2 * n))
@@ -139,6 +154,14 @@ def decode_tiles(
     this thread writes or resizes it; tearing within a frame is accepted), and each
     row of tiles is recorded as damaged once it is done, or when a tile fails.
     """
+    acc, spec = accel.prepare(ctx) if rect.area else (None, None)
+    if acc is not None and spec is not None:
+        if src is None:
+            yield from _decode_compiled(acc, spec, rect, ctx, tile, name, memory)
+        else:
+            paint_tiles(acc, spec, rect, ctx, tile, name, src.data[src.pos :])
+            src.pos = len(src.data)
+        return
     fb = ctx.fb
     pixels = _Pixels(ctx)
     x_end = rect.x + rect.w
@@ -153,6 +176,73 @@ def decode_tiles(
         finally:
             with fb.lock:
                 fb.damage(rect.x, y, rect.w, th)
+
+
+def paint_tiles(
+    acc: accel.Accel, spec: accel.FmtSpec, rect: Rect, ctx: DecodeContext, tile: int,
+    name: str, data: bytes,
+) -> None:
+    """Decode all tiles of `rect` from `data` (ZRLE's inflated payload) by the compiled loop.
+
+    Every byte must belong to a tile: short or trailing data is a ProtocolError.
+    """
+    fb = ctx.fb
+    ntiles = ((rect.w + tile - 1) // tile) * ((rect.h + tile - 1) // tile)
+    try:
+        used, index, _, _, at, want = acc.rle_tiles(
+            data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
+            tile, 0, None, 0, spec, name,
+        )
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from None
+    finally:
+        with fb.lock:
+            fb.damage(rect.x, rect.y, rect.w, rect.h)
+    if index < ntiles:
+        left = len(data) - at
+        raise ProtocolError(f"{name}: tile data ends early (wanted {want} bytes, {left} left)")
+    if used < len(data):
+        raise ProtocolError(f"{name}: {len(data) - used} trailing bytes")
+
+
+def _decode_compiled(
+    acc: accel.Accel,
+    spec: accel.FmtSpec,
+    rect: Rect,
+    ctx: DecodeContext,
+    tile: int,
+    name: str,
+    memory: PaletteMemory | None,
+) -> Reader[None]:
+    """`decode_tiles` from the stream by the compiled loop.
+
+    The loop is shown every buffered byte, paints the whole tiles among them, and says
+    how many bytes the next tile needs at least; only the bytes the tiles took are
+    consumed, so nothing past the rectangle is.
+    """
+    fb = ctx.fb
+    ntiles = ((rect.w + tile - 1) // tile) * ((rect.h + tile - 1) // tile)
+    words = memory.words if memory is not None else None
+    index = 0
+    need = 1
+    try:
+        while index < ntiles:
+            data = yield from peek(need)
+            try:
+                used, index, size, need, _, _ = acc.rle_tiles(
+                    data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
+                    tile, index, words, memory.size if memory is not None else 0, spec, name,
+                )
+            except ValueError as exc:
+                raise ProtocolError(str(exc)) from None
+            if not used and need <= len(data):  # a compiled-loop bug must not spin for ever
+                raise ProtocolError(f"{name}: decoder made no progress on {len(data)} bytes")
+            if memory is not None:
+                memory.size = size
+            yield from skip(used)
+    finally:
+        with fb.lock:
+            fb.damage(rect.x, rect.y, rect.w, rect.h)
 
 
 def decode_tile(
@@ -187,11 +277,12 @@ def decode_tile(
         data = src.take(size * cpp) if src else (yield size * cpp)
         palette = pixels.words(data, size)
         if memory is not None:
-            memory.colours = palette
+            memory.put(palette)
     elif sub in (127, 129) and memory is not None:
-        if memory.colours is None:
+        remembered = memory.get()
+        if remembered is None:
             raise ProtocolError(f"{name}: subencoding {sub} reuses a palette before any was sent")
-        palette = memory.colours
+        palette = remembered
     else:
         raise ProtocolError(f"{name}: invalid tile subencoding {sub}")
 

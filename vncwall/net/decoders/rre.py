@@ -12,7 +12,8 @@ from ..constants import Encoding
 from ..errors import ProtocolError
 from ..framebuffer import Rect
 from ..pixelformat import U8Array
-from ..stream import Reader
+from ..stream import Reader, read_view
+from . import accel
 from .base import DecodeContext, Decoder
 
 _U32 = struct.Struct(">I")
@@ -143,6 +144,10 @@ class RREDecoder(Decoder):
             )
         if rect.area == 0:
             return
+        acc, spec = accel.prepare(ctx)
+        if acc is not None and spec is not None:
+            yield from self._decode_compiled(acc, spec, rect, ctx, head[4:], count)
+            return
         block = np.empty((rect.h, rect.w, 4), dtype=np.uint8)
         block[...] = ctx.pixel(head[4:])
         record = np.dtype([("pixel", np.uint8, (bpp,)), ("geom", self.COORD, (4,))])
@@ -164,6 +169,40 @@ class RREDecoder(Decoder):
             paint_subrects(block, colours, xs, ys, ws, hs)
             done += n
         ctx.fb.put(rect.x, rect.y, rect.w, rect.h, block)
+
+    def _decode_compiled(
+        self,
+        acc: accel.Accel,
+        spec: accel.FmtSpec,
+        rect: Rect,
+        ctx: DecodeContext,
+        background: bytes,
+        count: int,
+    ) -> Reader[None]:
+        """The compiled loop fills the background, then paints each batch of records."""
+        fb = ctx.fb
+        coord = 2 if self.COORD == ">u2" else 1
+        size = ctx.bpp + 4 * coord
+        done = 0
+        bg: bytes | None = background
+        try:
+            while True:
+                n = min(_BATCH, count - done)
+                data = (yield from read_view(n * size)) if n else b""
+                try:
+                    acc.rre(
+                        data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
+                        n, coord, spec, self.NAME, bg,
+                    )
+                except ValueError as exc:
+                    raise ProtocolError(str(exc)) from None
+                bg = None
+                done += n
+                if done >= count:
+                    break
+        finally:
+            with fb.lock:
+                fb.damage(rect.x, rect.y, rect.w, rect.h)
 
 
 class CoRREDecoder(RREDecoder):

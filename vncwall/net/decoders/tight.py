@@ -13,8 +13,9 @@ import numpy.typing as npt
 from ..constants import Encoding
 from ..errors import ProtocolError
 from ..framebuffer import Rect
-from ..pixelformat import PixelFormat, U8Array
-from ..stream import Reader
+from ..pixelformat import PixelData, PixelFormat, U8Array
+from ..stream import Reader, peek, skip
+from . import accel
 from .base import DecodeContext, Decoder, empty_rgbx
 
 # Set before pygame is first imported, or it prints a banner.
@@ -22,6 +23,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 IntArray = npt.NDArray[np.signedinteger[Any]]
+U32Array = npt.NDArray[np.uint32]
 
 MAX_WIDTH = 2048  # rfbproto: Tight rectangles are at most 2048 pixels wide (fill excepted)
 MIN_TO_COMPRESS = 12  # filtered data shorter than this is sent without zlib
@@ -40,25 +42,35 @@ _FILTER_GRADIENT = 2
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-def _rgb_tpixel(pf: PixelFormat) -> bool:
-    """True when a TPIXEL is 3 bytes: red, green, blue, in that order (rfbproto 'TPIXEL').
-
-    This is the spec's rule, not ZRLE's CPIXEL rule: true colour, 32 bpp, depth 24 and
-    8-bit channels; the bytes are then R, G, B whatever the shifts and endianness.
-    """
-    return (
-        pf.true_colour and pf.bits_per_pixel == 32 and pf.depth == 24
-        and (pf.red_max, pf.green_max, pf.blue_max) == (255, 255, 255)
-    )
-
-
 def _tpixel_size(pf: PixelFormat) -> int:
-    return 3 if _rgb_tpixel(pf) else pf.bytes_per_pixel
+    """A TPIXEL's size: 3 bytes (R, G, B) for `pf.rgb24` formats (rfbproto 'TPIXEL')."""
+    return 3 if pf.rgb24 else pf.bytes_per_pixel
 
 
-def _tpixels(ctx: DecodeContext, data: bytes | U8Array, count: int) -> U8Array:
+def _tpixel_colour(ctx: DecodeContext, data: PixelData) -> U8Array:
+    """One TPIXEL as an RGBX colour of shape (4,)."""
+    if ctx.pf.rgb24:
+        return np.frombuffer(bytes(data[:3]) + b"\0", dtype=np.uint8)
+    colour: U8Array = ctx.pixels(data, 1)[0]
+    return colour
+
+
+def _tpixel_words(ctx: DecodeContext, data: PixelData, count: int) -> U32Array:
+    """`count` TPIXELs as RGBX words (one uint32 each: a gather then moves words)."""
+    if ctx.pf.rgb24 and count <= 16:  # small palettes: plain integers beat numpy calls
+        raw = bytes(data[: count * 3])
+        return np.array(
+            [int.from_bytes(raw[i : i + 3], "little") for i in range(0, count * 3, 3)],
+            dtype=np.uint32,
+        )
+    rgbx = np.ascontiguousarray(_tpixels(ctx, data, count))
+    words: U32Array = rgbx.view(np.uint32).reshape(count)
+    return words
+
+
+def _tpixels(ctx: DecodeContext, data: PixelData, count: int) -> U8Array:
     """`count` TPIXELs as (count, 4) RGBX."""
-    if _rgb_tpixel(ctx.pf):
+    if ctx.pf.rgb24:
         out = empty_rgbx(count)
         out[:, :3] = np.frombuffer(data, dtype=np.uint8, count=count * 3).reshape(count, 3)
         out[:, 3] = 0
@@ -155,10 +167,15 @@ class TightDecoder(Decoder):
         self._streams: list[zlib._Decompress] = [zlib.decompressobj() for _ in range(NUM_STREAMS)]
 
     def decode(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
+        # Most rectangles are a few header bytes and a short payload that are all
+        # buffered already: parse them from a view in one go, else read field by field.
+        view = yield from peek(1)
+        used = self._decode_buffered(rect, ctx, view)
+        if used:
+            yield from skip(used)
+            return
         ctl = (yield 1)[0]
-        for i in range(NUM_STREAMS):
-            if ctl & (1 << i):
-                self._streams[i] = zlib.decompressobj()
+        self._reset(ctl)
         kind = ctl >> 4
         if kind == _FILL:
             yield from self._fill(rect, ctx)
@@ -172,11 +189,93 @@ class TightDecoder(Decoder):
         else:
             yield from self._basic(rect, ctx, kind)
 
+    def _reset(self, ctl: int) -> None:
+        """Start afresh the zlib streams whose bits the compression-control byte sets."""
+        if ctl & 0xF:
+            for i in range(NUM_STREAMS):
+                if ctl & (1 << i):
+                    self._streams[i] = zlib.decompressobj()
+
+    def _decode_buffered(self, rect: Rect, ctx: DecodeContext, view: memoryview) -> int:
+        """Decode a fill, copy or palette rectangle held whole in `view`; the bytes used.
+
+        0 means "take the field-by-field path": the bytes are not all there yet, or the
+        rectangle is of another kind (JPEG, gradient) or malformed, whose error that path
+        raises. Nothing is changed before the whole rectangle is known to be in `view`.
+        """
+        n = len(view)
+        ctl = view[0]
+        kind = ctl >> 4
+        tpx = _tpixel_size(ctx.pf)
+        if kind == _FILL:
+            if n < 1 + tpx:
+                return 0
+            self._reset(ctl)
+            if rect.area:
+                ctx.fb.fill(rect.x, rect.y, rect.w, rect.h, _tpixel_colour(ctx, view[1 : 1 + tpx]))
+            return 1 + tpx
+        w, h = rect.w, rect.h
+        if kind >= _FILL or w > MAX_WIDTH or n < 3:
+            return 0
+        pos = 1
+        filter_id = _FILTER_COPY
+        if kind & 0x4:
+            filter_id = view[1]
+            pos = 2
+        count = 0
+        palette = view[0:0]
+        words: U32Array | None = None
+        if filter_id == _FILTER_COPY:
+            size = w * h * tpx
+        elif filter_id == _FILTER_PALETTE:
+            count = view[pos] + 1
+            pos += 1
+            if count < 2 or n < pos + count * tpx:
+                return 0
+            palette = view[pos : pos + count * tpx]
+            pos += count * tpx
+            if not ctx.pf.rgb24:
+                words = _tpixel_words(ctx, palette, count)
+            size = (w + 7) // 8 * h if count == 2 else w * h
+        else:
+            return 0
+        if size < MIN_TO_COMPRESS:
+            if n < pos + size:
+                return 0
+            packed = view[pos : pos + size]
+            pos += size
+        else:
+            if n < pos + 3:
+                return 0
+            b = view[pos]
+            length = b & 0x7F
+            pos += 1
+            if b & 0x80:
+                b = view[pos]
+                length |= (b & 0x7F) << 7
+                pos += 1
+                if b & 0x80:
+                    length |= view[pos] << 14
+                    pos += 1
+            if length > _zlib_cap(size) or n < pos + length:
+                return 0
+            packed = view[pos : pos + length]
+            pos += length
+        self._reset(ctl)
+        stream = kind & 0x3
+        data = self._inflate(stream, packed, size) if size >= MIN_TO_COMPRESS else packed
+        if filter_id == _FILTER_COPY:
+            if rect.area:
+                self._paint_copy(rect, ctx, data)
+        elif rect.area:
+            self._paint_palette(rect, ctx, palette, words, count, data)
+        return pos
+
     # --- fill and JPEG ------------------------------------------------------------
     def _fill(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
         data = yield _tpixel_size(ctx.pf)
         if rect.area:
-            ctx.fb.fill(rect.x, rect.y, rect.w, rect.h, _tpixels(ctx, data, 1)[0])
+            ctx.fb.fill(rect.x, rect.y, rect.w, rect.h, _tpixel_colour(ctx, data))
 
     def _jpeg(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
         if ctx.pf.bits_per_pixel not in (16, 32):
@@ -207,10 +306,7 @@ class TightDecoder(Decoder):
                 f"tight: JPEG decoded to {surf.get_width()}x{surf.get_height()}, "
                 f"rectangle is {rect.w}x{rect.h}"
             )
-        out = empty_rgbx(rect.area)
-        out[:, :3] = np.frombuffer(rgb, dtype=np.uint8).reshape(rect.area, 3)
-        out[:, 3] = 0
-        ctx.fb.put(rect.x, rect.y, rect.w, rect.h, out)
+        self._paint_copy(rect, ctx, rgb, rgb=True)
 
     # --- basic compression ----------------------------------------------------------
     def _basic(self, rect: Rect, ctx: DecodeContext, kind: int) -> Reader[None]:
@@ -221,34 +317,17 @@ class TightDecoder(Decoder):
         if filter_id == _FILTER_COPY:
             data = yield from self._data(stream, w * h * tpx)
             if rect.area:
-                ctx.fb.put(rect.x, rect.y, w, h, _tpixels(ctx, data, rect.area))
+                self._paint_copy(rect, ctx, data)
         elif filter_id == _FILTER_PALETTE:
             count = (yield 1)[0] + 1
             if count < 2:
                 raise ProtocolError("tight: palette of 1 colour (rfbproto allows 2..256)")
-            palette = _tpixels(ctx, (yield count * tpx), count)
-            # One uint32 word per colour: a gather of words, not of 4-byte rows.
-            words = np.ascontiguousarray(palette).view(np.uint32).reshape(count)
-            if count == 2:
-                row_bytes = (w + 7) // 8
-                data = yield from self._data(stream, row_bytes * h)
-                if rect.area == 0:
-                    return
-                bits = np.frombuffer(data, dtype=np.uint8).reshape(h, row_bytes)
-                out = words.take(np.unpackbits(bits, axis=1)[:, :w])
-            else:
-                data = yield from self._data(stream, w * h)
-                if rect.area == 0:
-                    return
-                index = np.frombuffer(data, dtype=np.uint8)
-                if count < 256:
-                    top = int(index.max())
-                    if top >= count:
-                        raise ProtocolError(
-                            f"tight: palette index {top} with {count} colours"
-                        )
-                out = words.take(index)
-            ctx.fb.put(rect.x, rect.y, w, h, out.view(np.uint8))
+            palette = yield count * tpx
+            # 3-byte RGB colours cannot be wrong; others are converted (and checked) now.
+            words = None if ctx.pf.rgb24 else _tpixel_words(ctx, palette, count)
+            data = yield from self._data(stream, (w + 7) // 8 * h if count == 2 else w * h)
+            if rect.area:
+                self._paint_palette(rect, ctx, palette, words, count, data)
         elif filter_id == _FILTER_GRADIENT:
             pf = ctx.pf
             if not pf.true_colour or pf.bits_per_pixel not in (16, 32):
@@ -262,9 +341,71 @@ class TightDecoder(Decoder):
             raise ProtocolError(f"tight: invalid filter id {filter_id}")
 
     @staticmethod
+    def _paint_copy(
+        rect: Rect, ctx: DecodeContext, data: bytes | memoryview, rgb: bool = False
+    ) -> None:
+        """Copy-filter pixels (TPIXELs), or with `rgb` 3-byte R, G, B ones, into the rectangle."""
+        fb = ctx.fb
+        rgb = rgb or ctx.pf.rgb24
+        acc = accel.module()
+        if acc is not None and rgb:
+            with fb.lock:
+                acc.tight_rgb(data, fb.pixels, rect.x, rect.y, rect.w, rect.h)
+                fb.damage(rect.x, rect.y, rect.w, rect.h)
+        elif rgb:
+            out = empty_rgbx(rect.area)
+            out[:, :3] = np.frombuffer(data, dtype=np.uint8).reshape(rect.area, 3)
+            out[:, 3] = 0
+            fb.put(rect.x, rect.y, rect.w, rect.h, out)
+        else:
+            fb.put(rect.x, rect.y, rect.w, rect.h, _tpixels(ctx, data, rect.area))
+
+    @staticmethod
+    def _paint_palette(
+        rect: Rect,
+        ctx: DecodeContext,
+        palette: bytes | memoryview,
+        words: U32Array | None,
+        count: int,
+        data: bytes | memoryview,
+    ) -> None:
+        """Palette-filter indices (1 bit each for 2 colours, else a byte) into the rectangle.
+
+        `palette` is the colours' TPIXELs; `words` the same as RGBX words, or None for
+        3-byte RGB TPIXELs, which the compiled loop reads as they are.
+        """
+        fb = ctx.fb
+        w, h = rect.w, rect.h
+        acc = accel.module()
+        if acc is not None:
+            rgb = words is None
+            colours = palette if words is None else words
+            with fb.lock:
+                try:
+                    acc.tight_palette(data, fb.pixels, rect.x, rect.y, w, h, colours, count, rgb)
+                except ValueError as exc:
+                    raise ProtocolError(str(exc)) from None
+                fb.damage(rect.x, rect.y, w, h)
+            return
+        if words is None:
+            words = _tpixel_words(ctx, palette, count)
+        if count == 2:
+            row_bytes = (w + 7) // 8
+            bits = np.frombuffer(data, dtype=np.uint8).reshape(h, row_bytes)
+            out = words.take(np.unpackbits(bits, axis=1)[:, :w])
+        else:
+            index = np.frombuffer(data, dtype=np.uint8)
+            if count < 256:
+                top = int(index.max())
+                if top >= count:
+                    raise ProtocolError(f"tight: palette index {top} with {count} colours")
+            out = words.take(index)
+        fb.put(rect.x, rect.y, w, h, out.view(np.uint8))
+
+    @staticmethod
     def _ungradient(ctx: DecodeContext, data: bytes, w: int, h: int) -> U8Array:
         pf = ctx.pf
-        if _rgb_tpixel(pf):
+        if pf.rgb24:
             raw = np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3).astype(np.int16)
             values = _gradient(raw, (255, 255, 255))
             out = empty_rgbx(w * h)
@@ -305,6 +446,10 @@ class TightDecoder(Decoder):
                 f"tight: {length} zlib bytes for {size} bytes of pixel data (limit {cap})"
             )
         packed = (yield length) if length else b""
+        return self._inflate(stream, packed, size)
+
+    def _inflate(self, stream: int, packed: bytes | memoryview, size: int) -> bytes:
+        """Exactly `size` bytes from zlib stream `stream`, which must end with `packed`."""
         inflater = self._streams[stream]
         try:
             data = inflater.decompress(packed, size)

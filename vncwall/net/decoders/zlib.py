@@ -8,7 +8,7 @@ import zlib
 from ..constants import Encoding
 from ..errors import ProtocolError
 from ..framebuffer import Rect
-from ..stream import Reader
+from ..stream import Reader, read_view
 from .base import DecodeContext, Decoder
 
 _U32 = struct.Struct(">I")
@@ -38,7 +38,7 @@ class ZlibDecoder(Decoder):
     def __init__(self) -> None:
         self._inflater = zlib.decompressobj()
 
-    def _inflate(self, data: bytes, room: int) -> bytes:
+    def _inflate(self, data: bytes | memoryview, room: int) -> bytes:
         """Inflate `data`, which must produce at most `room` bytes and leave nothing over."""
         z = self._inflater
         try:
@@ -75,7 +75,7 @@ class ZlibDecoder(Decoder):
         y = rect.y
         left = length
         while left:
-            chunk = yield min(left, _CHUNK)
+            chunk = yield from read_view(min(left, _CHUNK))
             left -= len(chunk)
             out = self._inflate(chunk, need - produced)
             produced += len(out)

@@ -8,12 +8,14 @@ import zlib
 from ..constants import Encoding
 from ..errors import ProtocolError
 from ..framebuffer import Rect
-from ..stream import Reader
+from ..stream import Reader, read_view
+from . import accel
 from .base import DecodeContext, Decoder
-from .rle_tiles import MemorySource, decode_tiles, tile_data_bound
+from .rle_tiles import MemorySource, decode_tiles, paint_tiles, tile_data_bound
 
 TILE = 64
 CHUNK = 1 << 20  # compressed bytes read (and inflated) at a time
+_U32 = struct.Struct(">I")
 
 
 def compressed_bound(raw: int) -> int:
@@ -34,7 +36,7 @@ class ZRLEDecoder(Decoder):
         self._zlib = zlib.decompressobj()
 
     def decode(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
-        (length,) = struct.unpack(">I", (yield 4))
+        (length,) = _U32.unpack((yield 4))
         raw_bound = tile_data_bound(rect.w, rect.h, TILE, ctx.cpp)
         cap = compressed_bound(raw_bound)
         if length > cap:
@@ -44,19 +46,28 @@ class ZRLEDecoder(Decoder):
             )
         # The payload is read and inflated a chunk at a time, so the connection never
         # buffers more than one chunk of it; the output is bounded by the rectangle.
-        tiles = bytearray()
-        left = length
-        while left:
-            chunk = yield min(CHUNK, left)
-            left -= len(chunk)
-            tiles += self._inflate(chunk, raw_bound - len(tiles), raw_bound)
-        src = MemorySource(bytes(tiles), "zrle")
+        if length <= CHUNK:  # the usual case: one piece, inflated straight from the buffer
+            payload = (yield from read_view(length)) if length else b""
+            tiles = self._inflate(payload, raw_bound, raw_bound)
+        else:
+            pieces = bytearray()
+            left = length
+            while left:
+                chunk = yield from read_view(min(CHUNK, left))
+                left -= len(chunk)
+                pieces += self._inflate(chunk, raw_bound - len(pieces), raw_bound)
+            tiles = bytes(pieces)
+        acc, spec = accel.prepare(ctx) if rect.area else (None, None)
+        if acc is not None and spec is not None:
+            paint_tiles(acc, spec, rect, ctx, TILE, "zrle", tiles)
+            return
+        src = MemorySource(tiles, "zrle")
         # From memory the tile decoder never yields: this runs it to the end at once.
         yield from decode_tiles(rect, ctx, TILE, "zrle", None, src)
         if src.left:
             raise ProtocolError(f"zrle: {src.left} trailing bytes")
 
-    def _inflate(self, payload: bytes, limit: int, bound: int) -> bytes:
+    def _inflate(self, payload: bytes | memoryview, limit: int, bound: int) -> bytes:
         """Decompress a piece of the payload, refusing more than `limit` bytes of output."""
         z = self._zlib
         if z.eof:
