@@ -49,6 +49,11 @@ def test_bench_render_measures_a_real_wall(display: XDisplay) -> None:
     assert latency["median_ms"] <= latency["p95_ms"]
     assert 0 < interval["median_ms"] <= interval["p95_ms"]
     assert figures["upload_bytes_per_s"] > 0
+    # Three 320x200 RGBX framebuffers; the process's own memory read from /proc.
+    assert figures["framebuffer_bytes"] == 3 * 320 * 200 * 4
+    memory = figures["memory"]
+    assert 0 < memory["driver_code"] < memory["rss"] <= memory["peak_rss"]
+    assert memory["target"] == 150_000_000 + figures["framebuffer_bytes"] * 3 // 2
 
 
 def test_bench_render_text_and_errors(display: XDisplay) -> None:
@@ -58,7 +63,7 @@ def test_bench_render_text_and_errors(display: XDisplay) -> None:
     lines = proc.stdout.splitlines()
     names = [line.split(":")[0] for line in lines]
     assert names == ["setup", "fps", "frame interval", "update-to-screen latency", "decode",
-                     "upload"]
+                     "upload", "memory"]
     assert "ms" in lines[3] and "updates)" in lines[3]
     bad = bench(display, "--faces", "0")
     assert bad.returncode != 0 and "traceback" not in bad.stderr.lower()

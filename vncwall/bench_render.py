@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .memstat import MemoryFigures, memory_figures
 from .net import events as ev
 from .net.address import parse_address
 
@@ -59,6 +60,8 @@ class RenderFigures:
     interval: Spread | None  # between frame ends
     decode: Spread | None  # update's last chunk received -> update decoded
     uploaded_bytes: int
+    memory: MemoryFigures | None = None  # this process at the end (servers excluded)
+    framebuffer_bytes: int = 0  # the sessions' framebuffers together
 
     @property
     def fps(self) -> float:
@@ -79,6 +82,18 @@ class RenderFigures:
                 self.latency, f" ({self.latency.count} updates)" if self.latency else ""),
             f"decode: {spread(self.decode)}",
             f"upload: {self.uploaded_bytes / self.seconds / 1e6:.1f} MB/s",
+            *self._memory_lines(),
+        ]
+
+    def _memory_lines(self) -> list[str]:
+        m = self.memory
+        if m is None:
+            return []
+        mb = 1e6
+        return [
+            f"memory: peak RSS {m.peak_rss / mb:.0f} MB (GL driver code {m.driver_code / mb:.0f} "
+            f"MB of it), framebuffers {self.framebuffer_bytes / mb:.1f} MB, target "
+            f"{m.target(self.framebuffer_bytes) / mb:.0f} MB",
         ]
 
     def as_dict(self) -> dict[str, object]:
@@ -96,6 +111,12 @@ class RenderFigures:
             "frame_interval": ms(self.interval), "decode": ms(self.decode),
             "upload_bytes_per_s": round(self.uploaded_bytes / self.seconds)
             if self.seconds > 0 else 0,
+            "framebuffer_bytes": self.framebuffer_bytes,
+            "memory": None if self.memory is None else {
+                "rss": self.memory.rss, "peak_rss": self.memory.peak_rss,
+                "driver_code": self.memory.driver_code,
+                "target": self.memory.target(self.framebuffer_bytes),
+            },
         }
 
 
@@ -228,6 +249,9 @@ def bench_render(
                         latencies.append(end - received)
                         decodes.append(decoded - received)
                 clock.tick(max_fps)
+            memory = memory_figures()
+            fb_bytes = sum(fb.pixels.nbytes for s in wall.sessions
+                           if (fb := s.framebuffer) is not None)
         finally:
             wall.stop()
             pygame.display.quit()
@@ -235,5 +259,6 @@ def bench_render(
         faces=faces, scene_size=scene_size, window=viewport, server_fps=server_fps,
         seconds=(ends[-1] - ends[0]) if len(ends) > 1 else seconds, frames=max(len(ends) - 1, 0),
         latency=Spread.of(latencies), interval=Spread.of(list(np.diff(ends))),
-        decode=Spread.of(decodes), uploaded_bytes=uploaded,
+        decode=Spread.of(decodes), uploaded_bytes=uploaded, memory=memory,
+        framebuffer_bytes=fb_bytes,
     )
