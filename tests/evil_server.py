@@ -418,10 +418,13 @@ def _cases() -> dict[str, Case]:
         "endless-update-without-lastrect": Case(
             [h, update(count=0xFFFF), Repeat(rect(0, 0, 0, 0, Encoding.RAW) * 4096)],
             3, "timed out", timeout=2.0),
+        # Clipboard text without end: 2 MiB messages (twice what the client keeps) forever.
+        # (One 2 GiB message is not endless: on loopback the client gets through it in ~2 s.)
         "endless-cut-text": Case(
-            [h, struct.pack(">B3xI", 3, 0x7FFFFFFF), Repeat(b"A" * 65536)],
+            [h, Repeat(struct.pack(">B3xI", 3, 2 << 20) + b"A" * (2 << 20))],
             3, "timed out", timeout=2.0),
-        "trickling-handshake": Case([Trickle(h, 0.3)], 3, "timed out", timeout=2.0),
+        "trickling-handshake": Case([Trickle(h, 0.3)], 3, "timed out|handshake not finished",
+                                    timeout=2.0),
         "never-finishing-handshake": Case([b"RFB 003.008\n"], 3,
                                           "timed out|stopped sending", timeout=2.0),
         "silent": Case([], 3, "timed out|stopped sending", timeout=2.0),
