@@ -20,6 +20,7 @@ import pytest
 
 from tests.e2e import write_wall_config
 from tests.servers import VncServer, XDisplay, solid_servers
+from tests.wallkit import WallOpener
 from vncwall.render.layout import face_opacities
 from vncwall.render.prism import Camera, Prism
 
@@ -198,3 +199,40 @@ def test_demo_snapshot_shows_live_faces(gl_display: XDisplay, tmp_path: Path) ->
     # Live demo desktops, not placeholders: many distinct colours at the front face's centre.
     centre = img[100:200, 160:320].reshape(-1, 3)
     assert len(np.unique(centre, axis=0)) > 50
+
+
+def test_opaque_faces_hide_early_without_changing_the_picture(
+    solid_servers: list[VncServer], open_wall: WallOpener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an opaque front face the renderer rejects what it hides by depth test first;
+    the image must be the one plain back-to-front drawing gives, at rest and mid-turn."""
+    from vncwall.render import renderer
+    from vncwall.render.renderer import OffscreenTarget
+
+    size = (640, 400)
+    depth_used: list[bool] = []
+    real = renderer.has_depth_buffer
+
+    def spy() -> bool:
+        depth_used.append(real())
+        return depth_used[-1]
+
+    with open_wall(solid_servers[:6], opacity=0.5, front_opacity=1.0) as wall:
+        target = OffscreenTarget(*size)
+        now = time.monotonic()
+
+        def images(check: object) -> list[np.ndarray]:
+            monkeypatch.setattr(renderer, "has_depth_buffer", check)
+            shots = []
+            for theta in (0.0, 0.4, -math.pi / 3, 2.0):
+                target.bind()
+                wall.frame(size, now, theta=theta)
+                shots.append(target.read())
+            return shots
+
+        early = images(spy)
+        plain = images(lambda: False)
+    assert depth_used and all(depth_used)  # the offscreen target has depth, as the window
+    for a, b in zip(early, plain, strict=True):
+        diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+        assert diff.max() == 0, (int(diff.max()), int((diff > 0).sum()))

@@ -153,27 +153,55 @@ class WallRenderer:
             end = spans[-1][1] + spans[-1][2] if spans else 0
             GL.glDrawArrays(GL.GL_TRIANGLE_FAN, end, 4)
         shown = [self._face_state(i, faces[i], aspects[i]) for i in range(n)]
-        for i, first, count in spans:
-            face, label, cursor = shown[i]
-            tex = self.textures[i]
-            if label[0] >= 0.0:
-                GL.glActiveTexture(GL.GL_TEXTURE1)
-                GL.glBindTexture(GL.GL_TEXTURE_2D, self.labels[i].id)
-            if cursor[0] > -2.0:
-                GL.glActiveTexture(GL.GL_TEXTURE2)
-                GL.glBindTexture(GL.GL_TEXTURE_2D, self.cursors[i].id)
-            GL.glActiveTexture(GL.GL_TEXTURE0)
-            GL.glBindTexture(GL.GL_TEXTURE_2D, tex.id)
-            has_screen = face.framebuffer is not None and tex.size[0] > 0
-            GL.glUniform1i(p.loc("has_screen"), int(has_screen))
-            GL.glUniform3f(p.loc("placeholder"), *face.placeholder)
-            GL.glUniform1f(p.loc("dim"), face.dim)
-            GL.glUniform1f(p.loc("opacity"), float(scene.alphas[i]))
-            GL.glUniform4f(p.loc("label_rect"), *label)
-            GL.glUniform4f(p.loc("cursor_rect"), *cursor)
-            GL.glDrawArrays(GL.GL_TRIANGLE_FAN, first, count)
+        opaque = [sp for sp in spans if scene.alphas[sp[0]] >= 1.0]
+        if scene.depth_safe and opaque and has_depth_buffer():
+            # Opaque faces first, nearest first, writing depth; then the translucent ones
+            # back to front, tested against it: what an opaque face hides is rejected
+            # before shading (most of a software renderer's time goes into that fill).
+            # The picture is the same as drawing everything back to front; the offset
+            # keeps a translucent face that meets an opaque one at an edge behind it.
+            GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+            GL.glEnable(GL.GL_DEPTH_TEST)
+            GL.glDepthFunc(GL.GL_LESS)
+            for i, first, count in reversed(opaque):
+                self._draw_span(i, first, count, shown[i], float(scene.alphas[i]))
+            GL.glDepthMask(GL.GL_FALSE)
+            GL.glEnable(GL.GL_POLYGON_OFFSET_FILL)
+            GL.glPolygonOffset(1.0, 4.0)
+            for i, first, count in spans:
+                if scene.alphas[i] < 1.0:
+                    self._draw_span(i, first, count, shown[i], float(scene.alphas[i]))
+            GL.glDisable(GL.GL_POLYGON_OFFSET_FILL)
+            GL.glDepthMask(GL.GL_TRUE)
+            GL.glDisable(GL.GL_DEPTH_TEST)
+        else:
+            for i, first, count in spans:
+                self._draw_span(i, first, count, shown[i], float(scene.alphas[i]))
         GL.glBindVertexArray(0)
         return scene.order
+
+    def _draw_span(self, i: int, first: int, count: int,
+                   state: tuple[FaceView, Quad, Quad], opacity: float) -> None:
+        """Draw one piece of face i with its textures and uniforms."""
+        face, label, cursor = state
+        p = self.program
+        tex = self.textures[i]
+        if label[0] >= 0.0:
+            GL.glActiveTexture(GL.GL_TEXTURE1)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self.labels[i].id)
+        if cursor[0] > -2.0:
+            GL.glActiveTexture(GL.GL_TEXTURE2)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self.cursors[i].id)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex.id)
+        has_screen = face.framebuffer is not None and tex.size[0] > 0
+        GL.glUniform1i(p.loc("has_screen"), int(has_screen))
+        GL.glUniform3f(p.loc("placeholder"), *face.placeholder)
+        GL.glUniform1f(p.loc("dim"), face.dim)
+        GL.glUniform1f(p.loc("opacity"), opacity)
+        GL.glUniform4f(p.loc("label_rect"), *label)
+        GL.glUniform4f(p.loc("cursor_rect"), *cursor)
+        GL.glDrawArrays(GL.GL_TRIANGLE_FAN, first, count)
 
     def _face_state(self, i: int, face: FaceView, aspect: float) -> tuple[FaceView, Quad, Quad]:
         """Face i as drawn this frame, its label's and cursor's uv rectangles (textures set)."""
@@ -215,6 +243,19 @@ def read_pixels(width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(arr[::-1])
 
 
+def has_depth_buffer() -> bool:
+    """Whether the framebuffer being drawn into has a depth buffer."""
+    fbo = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
+    attachment = GL.GL_DEPTH if fbo == 0 else GL.GL_DEPTH_ATTACHMENT
+    kind = GL.glGetFramebufferAttachmentParameteriv(
+        GL.GL_DRAW_FRAMEBUFFER, attachment, GL.GL_FRAMEBUFFER_ATTACHMENT_OBJECT_TYPE)
+    if int(kind) == GL.GL_NONE:
+        return False
+    bits = GL.glGetFramebufferAttachmentParameteriv(
+        GL.GL_DRAW_FRAMEBUFFER, attachment, GL.GL_FRAMEBUFFER_ATTACHMENT_DEPTH_SIZE)
+    return int(bits) > 0
+
+
 class OffscreenTarget:
     """A framebuffer object of a fixed size, for snapshots."""
 
@@ -227,6 +268,11 @@ class OffscreenTarget:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
         GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0,
                                      GL.GL_RENDERBUFFER, self.rbo)
+        self.depth = int(GL.glGenRenderbuffers(1))  # as the window has: see WallRenderer.draw
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self.depth)
+        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_DEPTH_COMPONENT24, width, height)
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
+                                     GL.GL_RENDERBUFFER, self.depth)
         status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
         if status != GL.GL_FRAMEBUFFER_COMPLETE:
             raise RuntimeError(f"offscreen framebuffer incomplete (0x{int(status):x})")

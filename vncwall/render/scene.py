@@ -139,6 +139,9 @@ class Scene:
     alphas: F64Array
     outline: F64Array | None = None  # (4, 3) corners of the focus outline, drawn first
     outline_alpha: float = 0.0
+    # True when no two faces share a plane (the prism), so a depth test agrees with the
+    # back-to-front order and opaque faces may hide what is behind them early.
+    depth_safe: bool = False
 
     @property
     def order(self) -> list[int]:
@@ -172,7 +175,8 @@ def compose(
     if mix <= 0.0:
         corners = prism.corners(theta)
         return Scene(corners, whole(corners, prism.draw_order(theta, camera)),
-                     face_opacities(prism, theta, camera, opacity, front_opacity))
+                     face_opacities(prism, theta, camera, opacity, front_opacity),
+                     depth_safe=n > 1)
     grid = screen_corners(rects, viewport, camera)
     flat_alpha = np.full(n, float(front_opacity))
     if mix >= 1.0:

@@ -44,7 +44,7 @@ def open_window(size: tuple[int, int], fullscreen: bool, hidden: bool = False,
     pygame.display.gl_set_attribute(pygame.GL_DOUBLEBUFFER, 1)
     # Faces are drawn back to front with no depth test: a depth or stencil buffer would
     # only cost memory (4 bytes a pixel; with a software renderer, of RSS).
-    pygame.display.gl_set_attribute(pygame.GL_DEPTH_SIZE, 0)
+    pygame.display.gl_set_attribute(pygame.GL_DEPTH_SIZE, 24)
     pygame.display.gl_set_attribute(pygame.GL_STENCIL_SIZE, 0)
     flags = pygame.OPENGL | pygame.DOUBLEBUF
     if fullscreen:
