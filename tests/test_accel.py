@@ -6,6 +6,8 @@ import random
 import shutil
 import struct
 import sysconfig
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -203,6 +205,63 @@ def test_bad_arguments_are_type_errors() -> None:
     with pytest.raises(ValueError, match="RRE: subrectangle 9x1\\+0\\+0 outside the 8x8"):
         record = bytes(4) + struct.pack(">HHHH", 0, 0, 9, 1)
         acc.rre(record, fb, 0, 0, 8, 8, 1, 2, spec, "RRE", None)
+
+
+def test_rre_fills_let_other_threads_run() -> None:
+    """A few KB of whole-rectangle RRE records mean seconds of filling: the wall and the
+    other sessions must go on meanwhile (the C loop runs without the GIL)."""
+    acc = accel.module()
+    assert acc is not None
+    spec = accel.fmt_spec(RGBX32, None)
+    assert spec is not None
+    w, h, n = 1920, 1080, 1500
+    fb = np.zeros((h, w, 4), dtype=np.uint8)
+    data = (b"\x01\x02\x03\x00" + struct.pack(">HHHH", 0, 0, w, h)) * n
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        time.sleep(0.05)
+        start = time.perf_counter()
+        acc.rre(data, fb, 0, 0, w, h, n, 2, spec, "RRE", None)
+        end = time.perf_counter()
+    finally:
+        stop.set()
+        thread.join()
+    during = [t for t in ticks if start < t < end]
+    # Held GIL: no tick at all during the call. Released: one every millisecond or so.
+    assert len(during) >= max(5, (end - start) / 0.01), (len(during), end - start)
+    assert (fb[0, 0, :3] == (1, 2, 3)).all() and (fb[-1, -1, :3] == (1, 2, 3)).all()
+
+
+def test_colour_map_shifts_mean_nothing_on_both_paths() -> None:
+    """In colour-map mode a server may put anything in the shift fields."""
+    from vncwall.net.decoders.base import DecodeContext
+    from vncwall.net.decoders.hextile import HextileDecoder
+    from vncwall.net.framebuffer import Framebuffer, Rect
+
+    pf = PixelFormat.parse(bytes([8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 0, 0]))
+    colour_map = np.zeros((256, 4), dtype=np.uint8)
+    colour_map[5] = (10, 20, 30, 0)
+    paths = [True, False] if accel.available() else [True]
+    for pure in paths:
+        before = accel.set_pure(pure)
+        try:
+            fb = Framebuffer(16, 16)
+            ctx = DecodeContext(fb, pf, colour_map)
+            feeder = ByteFeeder(HextileDecoder().decode(Rect(0, 0, 16, 16), ctx))
+            feeder.feed(bytes([2, 5]))  # one tile: background colour index 5
+        finally:
+            accel.set_pure(before)
+        assert feeder.finished, pure
+        assert (fb.pixels[..., :3] == (10, 20, 30)).all(), pure
 
 
 # --- the feeder's views -------------------------------------------------------------------

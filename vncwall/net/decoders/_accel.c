@@ -405,20 +405,30 @@ static PyObject *rre(PyObject *self, PyObject *args)
         fill(j.rect, j.stride, w, h, read_pixel(&j.fmt, (const uint8_t *)bb.buf));
         PyBuffer_Release(&bb);
     }
+    /* Subrectangles may each cover the whole rectangle, so a small hostile batch can mean
+       a lot of filling: it runs without the GIL, so that the wall and the other sessions
+       go on meanwhile (the buffers stay exported until job_release). */
     const uint8_t *s = j.d;
+    Py_ssize_t bad = -1;
+    int v[4] = {0, 0, 0, 0};
+    Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < count; i++, s += rec) {
         const uint32_t c = read_pixel(&j.fmt, s);
         const uint8_t *g = s + j.fmt.bpp;
-        int v[4];
         for (int k = 0; k < 4; k++)
             v[k] = coord == 2 ? (g[2 * k] << 8 | g[2 * k + 1]) : g[k];
         if (v[0] + v[2] > w || v[1] + v[3] > h) {
-            PyErr_Format(PyExc_ValueError, "%s: subrectangle %dx%d+%d+%d outside the %dx%d rectangle",
-                         name, v[2], v[3], v[0], v[1], w, h);
-            job_release(&j);
-            return NULL;
+            bad = i;
+            break;
         }
         fill(j.rect + (Py_ssize_t)v[1] * j.stride + v[0], j.stride, v[2], v[3], c);
+    }
+    Py_END_ALLOW_THREADS
+    if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "%s: subrectangle %dx%d+%d+%d outside the %dx%d rectangle",
+                     name, v[2], v[3], v[0], v[1], w, h);
+        job_release(&j);
+        return NULL;
     }
     job_release(&j);
     Py_RETURN_NONE;

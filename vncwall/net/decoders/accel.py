@@ -97,9 +97,12 @@ def fmt_spec(pf: PixelFormat, colour_map: U8Array | None) -> FmtSpec | None:
     elif not pf.true_colour:
         return None
     pad = pf.compact_pad
+    # With a lookup table the shifts are not used; in colour-map mode a server may send
+    # any value there (they mean nothing), so they are not passed on to be checked.
+    shifts = (0, 0, 0) if lut is not None else (pf.red_shift, pf.green_shift, pf.blue_shift)
     spec: FmtSpec = (
         bpp, -1 if pad is None else pad, int(pf.big_endian), lut,
-        pf.red_shift, pf.green_shift, pf.blue_shift, pf.red_max, pf.green_max, pf.blue_max,
+        *shifts, pf.red_max, pf.green_max, pf.blue_max,
     )
     if pf.true_colour:
         _specs[pf] = spec
