@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,6 +83,19 @@ def test_unused_accepted_socket_is_closed_on_stop() -> None:
         assert s.recv(16) == b""
 
 
+def first_frame_in(listener: Listener, sessions: list[ReverseSession]) -> Callable[[], bool]:
+    """A wait condition: start every session the listener adopted (into `sessions`); true
+    once the first one has a whole frame."""
+
+    def adopted() -> bool:
+        for s in listener.take():
+            s.start()
+            sessions.append(s)
+        return bool(sessions) and sessions[0].status().first_frame
+
+    return adopted
+
+
 @contextlib.contextmanager
 def x11vnc_connecting(port: int, width: int, height: int, name: str
                       ) -> Iterator[tuple[XDisplay, subprocess.Popen[bytes]]]:
@@ -102,15 +115,9 @@ def test_x11vnc_connects_in_and_goes_live() -> None:
     with Listener("127.0.0.1", 0, ListenConfig(allow=("127.0.0.1",))) as listener, \
             x11vnc_connecting(listener.port, 800, 600, "reverse-one") as (display, proc):
         sessions: list[ReverseSession] = []
-
-        def adopted() -> bool:
-            for s in listener.take():
-                s.start()
-                sessions.append(s)
-            return bool(sessions) and sessions[0].status().first_frame
-
         try:
-            wait(adopted, "x11vnc never went live\n" + display.log_tail())
+            wait(first_frame_in(listener, sessions),
+                 "x11vnc never went live\n" + display.log_tail())
             (session,) = sessions
             fb = session.framebuffer
             assert fb is not None and (fb.width, fb.height) == (800, 600)
@@ -138,15 +145,9 @@ def test_tigervnc_vncconfig_connect_goes_live_pixel_exact() -> None:
                           "-connect", f"127.0.0.1:{listener.port}")
         assert result.returncode == 0, result.stderr
         sessions: list[ReverseSession] = []
-
-        def adopted() -> bool:
-            for s in listener.take():
-                s.start()
-                sessions.append(s)
-            return bool(sessions) and sessions[0].status().first_frame
-
         try:
-            wait(adopted, "Xvnc never connected in\n" + server.log_tail())
+            wait(first_frame_in(listener, sessions),
+                 "Xvnc never connected in\n" + server.log_tail())
             (session,) = sessions
             assert session.status().state is State.LIVE
             wait(lambda: same_as_screen(session, server), "framebuffer differs from xwd -root")

@@ -9,12 +9,16 @@ run their pure-Python/numpy paths, which stay the reference: tests run both, com
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ProtocolError
+from ..framebuffer import Framebuffer, Rect
 from ..pixelformat import PixelFormat, U8Array
+from ..stream import Reader, peek, skip
 from .base import DecodeContext
 
 _compiled: Accel | None
@@ -128,3 +132,32 @@ def prepare(ctx: DecodeContext) -> tuple[Accel, FmtSpec] | tuple[None, None]:
     answer: tuple[Accel, FmtSpec] | tuple[None, None] = _NONE if spec is None else (acc, spec)
     ctx.accel_cache = (acc, answer)
     return answer
+
+
+# One step of a compiled tile loop: (buffered bytes, next tile index) -> (bytes used, next
+# tile index, bytes the next tile needs at least).
+TileStep = Callable[[memoryview, int], tuple[int, int, int]]
+
+
+def drive_tiles(name: str, fb: Framebuffer, rect: Rect, ntiles: int,
+                step: TileStep) -> Reader[None]:
+    """Show a compiled tile loop every buffered byte until the rectangle's tiles are done.
+
+    The bytes are peeked, not read: only what the tiles took is then skipped, so nothing
+    past the rectangle is consumed, and the next peek waits for at least what the next
+    tile was shown to need. The rectangle is marked damaged however the loop ends.
+    """
+    index, need = 0, 1
+    try:
+        while index < ntiles:
+            data = yield from peek(need)
+            try:
+                used, index, need = step(data, index)
+            except ValueError as exc:
+                raise ProtocolError(str(exc)) from None
+            if not used and need <= len(data):  # a compiled-loop bug must not spin for ever
+                raise ProtocolError(f"{name}: decoder made no progress on {len(data)} bytes")
+            yield from skip(used)
+    finally:
+        with fb.lock:
+            fb.damage(rect.x, rect.y, rect.w, rect.h)

@@ -13,7 +13,7 @@ from ..constants import Encoding
 from ..errors import ProtocolError
 from ..framebuffer import Rect
 from ..pixelformat import U8Array
-from ..stream import Reader, peek, skip
+from ..stream import Reader
 from . import accel
 from .base import DecodeContext, Decoder
 
@@ -86,31 +86,20 @@ class HextileDecoder(Decoder):
 def _decode_compiled(
     acc: accel.Accel, spec: accel.FmtSpec, rect: Rect, ctx: DecodeContext
 ) -> Reader[None]:
-    """Hand the compiled decoder all buffered bytes; it paints the whole tiles they hold.
-
-    The bytes are peeked, not read: only what the tiles took is then skipped, and the
-    next peek waits for at least the bytes the next tile was shown to need.
-    """
+    """Whole tiles from the buffered bytes by the compiled loop (see accel.drive_tiles);
+    the background, foreground and last subencoding carry from one call to the next."""
     fb = ctx.fb
+    state = (0, 0, 0)  # bg, fg, flags
+
+    def step(data: memoryview, index: int) -> tuple[int, int, int]:
+        nonlocal state
+        used, index, bg, fg, flags, need = acc.hextile(
+            data, fb.pixels, rect.x, rect.y, rect.w, rect.h, index, *state, spec)
+        state = (bg, fg, flags)
+        return used, index, need
+
     ntiles = ((rect.w + TILE - 1) // TILE) * ((rect.h + TILE - 1) // TILE)
-    index = bg = fg = flags = 0
-    need = 1
-    try:
-        while index < ntiles:
-            data = yield from peek(need)
-            try:
-                used, index, bg, fg, flags, need = acc.hextile(
-                    data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
-                    index, bg, fg, flags, spec,
-                )
-            except ValueError as exc:
-                raise ProtocolError(str(exc)) from None
-            if not used and need <= len(data):  # a compiled-loop bug must not spin for ever
-                raise ProtocolError(f"hextile: decoder made no progress on {len(data)} bytes")
-            yield from skip(used)
-    finally:
-        with fb.lock:
-            fb.damage(rect.x, rect.y, rect.w, rect.h)
+    yield from accel.drive_tiles("hextile", fb, rect, ntiles, step)
 
 
 def _decode_pure(rect: Rect, ctx: DecodeContext) -> Reader[None]:

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from ..errors import ProtocolError
 from ..framebuffer import Rect
 from ..pixelformat import U8Array
-from ..stream import Reader, peek, skip
+from ..stream import Reader
 from . import accel
 from .base import DecodeContext
 
@@ -214,35 +214,22 @@ def _decode_compiled(
     name: str,
     memory: PaletteMemory | None,
 ) -> Reader[None]:
-    """`decode_tiles` from the stream by the compiled loop.
-
-    The loop is shown every buffered byte, paints the whole tiles among them, and says
-    how many bytes the next tile needs at least; only the bytes the tiles took are
-    consumed, so nothing past the rectangle is.
-    """
+    """`decode_tiles` from the stream by the compiled loop (see accel.drive_tiles); the
+    ZRLE palette memory carries from one call to the next."""
     fb = ctx.fb
-    ntiles = ((rect.w + tile - 1) // tile) * ((rect.h + tile - 1) // tile)
     words = memory.words if memory is not None else None
-    index = 0
-    need = 1
-    try:
-        while index < ntiles:
-            data = yield from peek(need)
-            try:
-                used, index, size, need, _, _ = acc.rle_tiles(
-                    data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
-                    tile, index, words, memory.size if memory is not None else 0, spec, name,
-                )
-            except ValueError as exc:
-                raise ProtocolError(str(exc)) from None
-            if not used and need <= len(data):  # a compiled-loop bug must not spin for ever
-                raise ProtocolError(f"{name}: decoder made no progress on {len(data)} bytes")
-            if memory is not None:
-                memory.size = size
-            yield from skip(used)
-    finally:
-        with fb.lock:
-            fb.damage(rect.x, rect.y, rect.w, rect.h)
+
+    def step(data: memoryview, index: int) -> tuple[int, int, int]:
+        used, index, size, need, _, _ = acc.rle_tiles(
+            data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
+            tile, index, words, memory.size if memory is not None else 0, spec, name,
+        )
+        if memory is not None:
+            memory.size = size
+        return used, index, need
+
+    ntiles = ((rect.w + tile - 1) // tile) * ((rect.h + tile - 1) // tile)
+    yield from accel.drive_tiles(name, fb, rect, ntiles, step)
 
 
 def decode_tile(
