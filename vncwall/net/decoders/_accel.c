@@ -198,6 +198,19 @@ fail:
     return -1;
 }
 
+/* A tile of raw pixels into the framebuffer: full-size pixels, or compact (CPIXEL) ones
+   when `compact` (ZRLE/TRLE). The caller has checked that tw * th pixels are there. */
+static void copy_tile(uint32_t *tile, Py_ssize_t stride, int tw, int th, const uint8_t *src,
+                      const Fmt *f, int compact)
+{
+    const int size = compact ? f->cpp : f->bpp;
+    for (int r = 0; r < th; r++) {
+        uint32_t *row = tile + (Py_ssize_t)r * stride;
+        for (int i = 0; i < tw; i++, src += size)
+            row[i] = compact ? read_cpixel(f, src) : read_pixel(f, src);
+    }
+}
+
 static void fill(uint32_t *dst, Py_ssize_t stride, int w, int h, uint32_t c)
 {
     for (int r = 0; r < h; r++, dst += stride)
@@ -278,12 +291,7 @@ static PyObject *hextile(PyObject *self, PyObject *args)
                 need = total + more;
                 break;
             }
-            const uint8_t *q = p + 1;
-            for (int r = 0; r < th; r++) {
-                uint32_t *row = tile + (Py_ssize_t)r * stride;
-                for (int i = 0; i < tw; i++, q += bpp)
-                    row[i] = read_pixel(&j.fmt, q);
-            }
+            copy_tile(tile, stride, tw, th, p + 1, &j.fmt, 0);
             pos += total;
             index++;
             continue;
@@ -583,12 +591,7 @@ static PyObject *rle_tiles(PyObject *self, PyObject *args)
                 want = total - 1;
                 break;
             }
-            const uint8_t *s = p + 1;
-            for (int r = 0; r < th; r++) {
-                uint32_t *row = tile + (Py_ssize_t)r * stride;
-                for (int i = 0; i < tw; i++, s += cpp)
-                    row[i] = read_cpixel(&j.fmt, s);
-            }
+            copy_tile(tile, stride, tw, th, p + 1, &j.fmt, 1);
             pos += total;
             index++;
             continue;
