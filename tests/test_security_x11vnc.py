@@ -84,8 +84,14 @@ def test_x11vnc_ssl_right_and_wrong_password(
     assert result.returncode == 0, result.stderr
     assert result.image is not None
     result.one_line()
-    bad = run_capture(x11vnc_ssl.address, tmp_path / "c.png",
-                      *args_for(method, tmp_path, "wrong-pw"), *tofu)
+    # x11vnc sometimes closes the TLS connection before its failure message can be read
+    # (seen once in ~10 runs); that attempt is a one-line exit 3, and the next shows it.
+    for _ in range(3):
+        bad = run_capture(x11vnc_ssl.address, tmp_path / "c.png",
+                          *args_for(method, tmp_path, "wrong-pw"), *tofu)
+        if bad.returncode != 3:
+            break
+        assert "closed the connection while authenticating" in bad.one_line()
     assert bad.returncode == 4, bad.stderr
     assert "authentication failed" in bad.one_line()
 
