@@ -33,6 +33,7 @@ class Carousel:
         self.last_turn = start
         self.last_input: float | None = None
         self.turns = 0
+        self.held = False  # paused by `vncwall ctl pause` until `resume`
 
     @property
     def enabled(self) -> bool:
@@ -79,7 +80,7 @@ class Carousel:
         when there is nowhere to go, so the wall retries once per interval, not per frame.
         """
         t = self._now(now)
-        if not self.due(t):
+        if self.held or not self.due(t):
             return None
         self.last_turn = t
         target = self.next_index(current, up)

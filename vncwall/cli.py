@@ -229,7 +229,12 @@ def _load(path: str, require_sessions: bool = True) -> Config:
 
 
 def _kiosk(wall: Wall, args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
-    """Attach --listen and --status-json to a wall (closed with `stack`)."""
+    """Attach --listen, --status-json, --control and --metrics to a wall (closed with
+    `stack`)."""
+    from .cli_ctl import attach_control, attach_metrics
+
+    attach_control(wall, args, stack)
+    attach_metrics(wall, args, stack)
     status_path = getattr(args, "status_json", None)
     if status_path is not None and not status_path.parent.is_dir():
         raise UsageError(f"--status-json: no directory {status_path.parent}")
@@ -252,6 +257,7 @@ def _kiosk(wall: Wall, args: argparse.Namespace, stack: contextlib.ExitStack) ->
                 w.add_session(session)
 
         wall.tickers.append(adopt)
+        wall.listening = True
     if status_path is not None:
         from .status_json import StatusWriter
 
@@ -297,7 +303,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _with_view(cfg, args)
     with contextlib.ExitStack() as stack:
         wall = Wall(cfg)
+        if args.config is not None:
+            wall.config_loader = _reloader(args.config, args)
         _kiosk(wall, args, stack)
+        _signals(wall, stack)
         try:
             stats = wall.run(size=args.size, fullscreen=fullscreen, duration=args.duration)
         except WindowError as exc:
@@ -305,6 +314,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.duration is not None:
         print(f"vncwall: {stats.line()}", file=sys.stderr)
     return EXIT_OK
+
+
+def _reloader(path: str, args: argparse.Namespace) -> Callable[[], Config]:
+    """Reads the config file again for a live reload, with the command line's view options."""
+
+    def load() -> Config:
+        cfg = load_config(path, require_sessions=False)
+        for loose in loose_password_files(cfg):
+            logging.getLogger("vncwall").warning("%s is readable by other users", loose)
+        return _with_view(cfg, args)
+
+    return load
+
+
+def _signals(wall: Wall, stack: contextlib.ExitStack) -> None:
+    """SIGHUP reloads the config, SIGTERM ends the wall cleanly (systemd's stop)."""
+    import signal
+
+    def hup(signum: int, frame: object) -> None:
+        wall.reload_requested = True
+
+    def term(signum: int, frame: object) -> None:
+        wall.quit_requested = True
+
+    for sig, handler in ((signal.SIGHUP, hup), (signal.SIGTERM, term)):
+        old = signal.signal(sig, handler)
+        stack.callback(signal.signal, sig, old)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -347,6 +383,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                                          range(args.sides)], not args.window)
         wall = Wall(_with_view(cfg, args))
         _kiosk(wall, args, stack)
+        _signals(wall, stack)
         try:
             if args.snapshot is not None:
                 from .png import write_png
@@ -366,8 +403,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _service_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--control", type=Path, metavar="PATH",
+                   help="control socket for `vncwall ctl` (default "
+                   "$XDG_RUNTIME_DIR/vncwall/control.sock)")
+    p.add_argument("--no-control", action="store_true", help="no control socket")
+    p.add_argument("--metrics", metavar="[HOST:]PORT",
+                   help="serve Prometheus metrics here (host default 127.0.0.1)")
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                   help="what the wall logs to stderr (default warning)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="vncwall", description="Many live VNC sessions on a rotating prism.")
+    parser.add_argument("--version", action="version", version=f"vncwall {__version__}")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=None,
+                        help="what the wall logs to stderr (default warning)")
     parser.add_argument("--config", help="wall config file (same as: vncwall run --config F)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser("run", help="show the wall (fullscreen unless --window)")
@@ -382,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--status-json", type=Path, metavar="PATH",
                      help="keep a JSON file with every session's state up to date")
     _view_options(run)
+    _service_options(run)
     run.set_defaults(func=cmd_run)
     snap = sub.add_parser("snapshot", help="render one frame of the wall to PNG")
     snap.add_argument("--config", required=True, help="wall config file (TOML)")
@@ -405,10 +462,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--status-json", type=Path, metavar="PATH",
                       help="keep a JSON file with every session's state up to date")
     _view_options(demo)
+    _service_options(demo)
     demo.set_defaults(func=cmd_demo)
+    from .cli_ctl import add_ctl
     from .cli_perf import add_commands
 
     add_commands(sub)
+    add_ctl(sub)
     cap = sub.add_parser("capture", help="write one full frame of a server as PNG")
     cap.add_argument("address", help="host[:display], host::port, [v6]:N, vnc://host:port, "
                      "unix:/path, libvirt:///system?domain=NAME")
@@ -421,10 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(interactive: bool) -> None:
+def _setup_logging(interactive: bool, chosen: str | None = None) -> None:
     """The wall logs session trouble to stderr; one-shot commands keep to their one line
-    (their sessions' states are in their output), unless VNCWALL_DEBUG is set."""
+    (their sessions' states are in their output), unless VNCWALL_DEBUG or --log-level
+    says otherwise."""
     level = logging.WARNING if interactive else logging.CRITICAL
+    if chosen is not None:
+        level = getattr(logging, chosen.upper())
     if os.environ.get("VNCWALL_DEBUG"):
         level = logging.DEBUG
     logging.basicConfig(level=level, format="vncwall: %(message)s", force=True)
@@ -441,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if func is None:
             raise UsageError("a command is required (try: vncwall --help)")
         _setup_logging(interactive=func in (cmd_run, cmd_demo) and not
-                       getattr(args, "snapshot", None))
+                       getattr(args, "snapshot", None), chosen=args.log_level)
         return func(args)
     except UsageError as exc:
         print(f"vncwall: {exc}", file=sys.stderr)

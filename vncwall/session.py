@@ -101,6 +101,7 @@ class Session:
         self.led_state: tuple[int, int] | None = None  # the server's latest QEMU LED state
         self.listeners: list[Callable[[Session, ev.Event], None]] = []
         self.meter = Meter()
+        self.attempts = 0  # connection attempts so far (reconnects: attempts - 1)
         # resize_remote: the size the wall wants (any thread sets it, the worker asks).
         self._desktop_wanted: tuple[int, int] | None = None
         self._desktop_asked: tuple[int, int] | None = None  # on this connection
@@ -202,6 +203,7 @@ class Session:
         attempt = 0
         while not self._stop.is_set():
             started = time.monotonic()
+            self.attempts += 1
             # The last failure's reason stays until this attempt ends, for the face to show.
             self._set(state=State.CONNECTING, first_frame=False, security="")
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .net.constants import encoding_name
@@ -32,6 +33,8 @@ class Meter:
         self._updates: deque[float] = deque()
         self._encoding = ""
         self._latency_ms: float | None = None
+        # Called with each latency measured, in seconds (the metrics endpoint's histogram).
+        self.observers: list[Callable[[float], None]] = []
 
     def bytes_seen(self, now: float, total: int) -> None:
         """Record the session's running byte count at `now`."""
@@ -50,11 +53,18 @@ class Meter:
             if latency_s is not None:
                 self._latency_ms = latency_s * 1000.0
             self._trim(now)
+        if latency_s is not None:
+            self._observe(latency_s)
 
     def latency_seen(self, latency_s: float) -> None:
         """Record a latency measured apart from an update (a fence's round trip)."""
         with self._lock:
             self._latency_ms = latency_s * 1000.0
+        self._observe(latency_s)
+
+    def _observe(self, latency_s: float) -> None:
+        for observe in list(self.observers):
+            observe(latency_s)
 
     def stats(self, now: float) -> SessionStats:
         with self._lock:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,10 +16,11 @@ import pygame
 
 from .carousel import Carousel
 from .clipboard import ClipboardSync, open_clipboard
-from .config import Config
+from .config import Config, ConfigError
 from .input.locks import LockSync
 from .input.router import InputRouter, Target, parse_hotkeys
 from .net.pixelformat import U8Array
+from .reload import ReloadPlan, plan_reload
 from .render.animation import Rotation
 from .render.grid import Grid, Rect, one_to_one
 from .render.hud import Hud
@@ -43,6 +46,11 @@ USER_INPUT_EVENTS = frozenset({
     pygame.MOUSEBUTTONUP, pygame.MOUSEWHEEL, pygame.FINGERDOWN, pygame.FINGERUP,
     pygame.FINGERMOTION,
 })
+
+
+def _stop_all(sessions: list[Session]) -> None:
+    for s in sessions:
+        s.stop()
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,13 @@ class Wall:
     sizer: SizeRequests = field(default_factory=SizeRequests)
     _grid: tuple[object, Grid] | None = None
     fullscreen: bool = False  # what the open window is (run sets it; the hotkey toggles it)
+    # Reads the config file again for a reload (None: nothing to reload, e.g. the demo).
+    config_loader: Callable[[], Config] | None = None
+    reload_requested: bool = False  # set by SIGHUP; carried out by the next frame
+    quit_requested: bool = False  # set by SIGTERM: end the run loop cleanly
+    reloads: int = 0
+    listening: bool = False  # servers may connect in: a config without sessions is fine
+    reload_failures: int = 0
 
     def __post_init__(self) -> None:
         wall = self.config.wall
@@ -122,6 +137,91 @@ class Wall:
         self.sessions.append(session)
         if self.started:
             session.start()
+
+    def reload(self, now: float) -> dict[str, list[str]]:
+        """Read the config again and apply it (GL thread); ConfigError: the old one stays."""
+        if self.config_loader is None:
+            raise ConfigError("this wall has no config file to reload")
+        try:
+            cfg = self.config_loader()
+            if not cfg.sessions and not self.listening:
+                raise ConfigError(f"{cfg.path}: session: no [[session]] configured")
+        except ConfigError as exc:
+            self.reload_failures += 1
+            log.error("reload refused, keeping the running config: %s", exc)
+            raise
+        plan = self.apply_config(cfg, now)
+        self.reloads += 1
+        summary = plan.summary()
+        log.warning("reloaded %s: %s", cfg.path or "the config",
+                    "; ".join(f"{k} {', '.join(v)}" for k, v in summary.items() if v)
+                    or "no session changed")
+        return summary
+
+    def apply_config(self, cfg: Config, now: float) -> ReloadPlan:
+        """Switch to `cfg`: unchanged sessions keep their connections and pictures,
+        changed ones reconnect, new ones start, removed ones stop (GL thread)."""
+        configured = [s for s in self.sessions if any(s.config is c for c in
+                                                      self.config.sessions)]
+        others = [s for s in self.sessions if s not in configured]  # connected in
+        plan = plan_reload([s.config for s in configured], cfg.sessions)
+        wall = cfg.wall
+        fresh: list[Session] = []
+        for keep, c in zip(plan.order, cfg.sessions, strict=True):
+            if keep is None:
+                fresh.append(Session(c, wall.reconnect_max_seconds, wall.connect_timeout))
+            else:
+                s = configured[keep]
+                s.config = c  # equal, but this config's own object (identity marks origin)
+                s.reconnect_cap, s.timeout = wall.reconnect_max_seconds, wall.connect_timeout
+                fresh.append(s)
+        sessions = fresh + others
+        gone = [configured[i] for i in plan.stopped]
+        front = self.sessions[self.front] if self.sessions else None
+        old_slots = list(self.sessions)
+        old_wall = self.config.wall
+        self.config = cfg
+        self.sessions = sessions  # replaced whole: other threads read the list as it is
+        for s in gone:
+            s.request_stop()
+        if gone:
+            threading.Thread(target=_stop_all, args=(gone,), daemon=True,
+                             name="vncwall-reload-stop").start()
+        if self.started:
+            for s in sessions:
+                if s not in old_slots:
+                    s.start()
+        if self.renderer is not None:  # a slot showing another session uploads it whole
+            self.renderer.show_labels = wall.labels
+            for i, tex in enumerate(self.renderer.textures):
+                if i >= len(old_slots) or i >= len(sessions) or old_slots[i] is not sessions[i]:
+                    tex.source = None
+                    self.renderer.cursors[i].key = None
+        self.sizer = SizeRequests()
+        self._prism, self._grid = None, None
+        self.rotation.duration = wall.rotate_seconds
+        if self.carousel is not None:
+            self.carousel.interval = wall.autorotate_seconds
+            self.carousel.resume_after = wall.autorotate_resume_seconds
+            self.carousel.skip_down = wall.skip_down
+        if wall.layout != old_wall.layout and wall.layout != self.layout:
+            self.toggle_layout(now)
+        if wall.hud != old_wall.hud:
+            self.hud_on = wall.hud
+        self.router.hotkeys = parse_hotkeys(cfg.keys)
+        for key in ("fullscreen", "size", "display"):
+            if getattr(wall, key) != getattr(old_wall, key):
+                log.warning("reload: [wall] %s takes effect when the wall restarts", key)
+        if sessions:
+            index = sessions.index(front) if front in sessions else min(self.front,
+                                                                         len(sessions) - 1)
+            self.front = index
+            self.rotation.jump(closest_angle(self.prism().front_angle(index),
+                                             self.rotation.target), now)
+        else:
+            self.front = 0
+        self.router.set_target(self.input_target(now))
+        return plan
 
     def autorotate(self, now: float) -> None:
         """Turn to the next (live, with skip_down) session when the carousel says so."""
@@ -404,8 +504,12 @@ class Wall:
         try:
             while self._handle_events(time.monotonic()):
                 now = time.monotonic()
-                if duration is not None and now - start >= duration:
+                if self.quit_requested or (duration is not None and now - start >= duration):
                     break
+                if self.reload_requested:
+                    self.reload_requested = False
+                    with contextlib.suppress(ConfigError):  # logged; the old config stays
+                        self.reload(now)
                 for tick in self.tickers:
                     tick(self, now)
                 self.autorotate(now)

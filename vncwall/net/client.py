@@ -22,7 +22,7 @@ from . import events as ev
 from . import messages
 from .constants import MAX_FENCE_PAYLOAD, Encoding, ServerMsg
 from .decoders import DecodeContext, Decoder, make_decoders
-from .errors import AuthError, ProtocolError, server_text
+from .errors import AuthError, ConnectError, ProtocolError, VncError, server_text
 from .flow import Flow
 from .framebuffer import MAX_PIXELS, Framebuffer, Rect
 from .messages import Screen
@@ -159,6 +159,7 @@ class RFBClient:
         # fed only as far as the parser asks, so bytes after a switch reach the new layer.
         self.security_info = ""  # how the connection is protected, once known
         self.security_weak = False  # True: no protection against eavesdropping or a MITM
+        self.rejection_hint: str | None = None  # how a silent rejection of the login looks
         self._layer: Layer | None = None
         self._careful = True
         self._raw_in = bytearray()
@@ -375,7 +376,7 @@ class RFBClient:
         self._events.append(ev.SecurityChosen(self.version, int(handler.TYPE)))
         self.state = "authenticating"
         yield from handler.run(self.options.credentials, self._send)
-        if self.version >= (3, 8) or handler.TYPE != 1:
+        if handler.result_expected(self.version):
             (result,) = struct.unpack(">I", (yield 4))
             if result != 0:
                 reason = ""
@@ -384,6 +385,7 @@ class RFBClient:
                 if not reason:
                     reason = "too many attempts" if result == 2 else "wrong credentials"
                 raise AuthError(f"authentication failed: {reason}")
+        handler.authenticated()
         self._careful = False
         if not self.security_info:
             self.security_info = method_name(int(handler.TYPE))
@@ -391,13 +393,13 @@ class RFBClient:
         self.state = "initialising"
         self._send(struct.pack(">B", int(self.options.shared)))
         self.server_init_offset = self._feeder.consumed
-        w, h = struct.unpack(">HH", (yield 4))
-        server_pf = PixelFormat.parse((yield 16))
-        (name_len,) = struct.unpack(">I", (yield 4))
-        if name_len > MAX_NAME:
-            raise ProtocolError(f"desktop name of {name_len} bytes is too long")
-        self.name = server_text((yield name_len))
-        self.framebuffer = Framebuffer(w, h, self.options.max_pixels)
+        try:
+            w, h, server_pf = yield from self._server_init()
+        except ProtocolError as exc:
+            if self.rejection_hint is None:
+                raise
+            raise ProtocolError(f"{exc} ({self.rejection_hint})") from None
+        self.rejection_hint = None
         wanted = self.options.pixel_format
         if wanted is not None:
             self.pixel_format = wanted
@@ -406,6 +408,23 @@ class RFBClient:
             self.pixel_format = server_pf
         self._send(messages.set_encodings(self.options.encoding_list()))
         self._events.append(ev.Connected(w, h, self.name, server_pf))
+
+    def _server_init(self) -> Reader[tuple[int, int, PixelFormat]]:
+        w, h = struct.unpack(">HH", (yield 4))
+        server_pf = PixelFormat.parse((yield 16))
+        (name_len,) = struct.unpack(">I", (yield 4))
+        if name_len > MAX_NAME:
+            raise ProtocolError(f"desktop name of {name_len} bytes is too long")
+        self.name = server_text((yield name_len))
+        self.framebuffer = Framebuffer(w, h, self.options.max_pixels)
+        return w, h, server_pf
+
+    def closed_error(self, reason: str) -> VncError:
+        """The error for a server that closed the connection now: an AuthError when its
+        security type rejects logins by closing (SASL on QEMU), else ConnectError(reason)."""
+        if self.rejection_hint is not None and not self.connected:
+            return AuthError(f"authentication failed: {self.rejection_hint}")
+        return ConnectError(reason)
 
     def _negotiate_security(self) -> Reader[SecurityHandler]:
         assert self.version is not None
@@ -667,6 +686,9 @@ class _Channel:
 
     def note(self, text: str, warn: bool = False) -> None:
         self._client._note(text, warn)
+
+    def rejection_hint(self, text: str) -> None:
+        self._client.rejection_hint = text
 
 
 def _bounds(rects: list[Rect]) -> Rect:

@@ -14,6 +14,7 @@ class Security(IntEnum):
     RA2 = 5
     RA2NE = 6
     TIGHT = 16
+    TLS = 18  # anonymous TLS, then the security types again inside it (vino)
     VENCRYPT = 19
     SASL = 20
     DH = 30

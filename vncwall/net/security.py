@@ -28,12 +28,14 @@ class Credentials:
         return f"Credentials({user}password={'set' if self.password else 'unset'})"
 
 
-# --- methods: top-level security types (< 256) and VeNCrypt subtypes (256..262) ---------
+# --- methods: top-level security types (< 256) and VeNCrypt subtypes (256..264) ---------
 NONE = int(Security.NONE)
 VNC_AUTH = int(Security.VNC_AUTH)
 RA2 = int(Security.RA2)
 RA2NE = int(Security.RA2NE)
 VENCRYPT = int(Security.VENCRYPT)
+ANON_TLS = int(Security.TLS)
+SASL = int(Security.SASL)
 DH = int(Security.DH)
 RA256 = int(Security.RA256)
 RANE256 = int(Security.RANE256)
@@ -44,11 +46,14 @@ TLS_PLAIN = 259
 X509_NONE = 260
 X509_VNC = 261
 X509_PLAIN = 262
+TLS_SASL = 263
+X509_SASL = 264
 
 # Config / command-line names, strongest first: this order is the default preference.
 METHOD_NAMES: dict[str, int] = {
     "x509vnc": X509_VNC,
     "x509plain": X509_PLAIN,
+    "x509sasl": X509_SASL,
     "ra256": RA256,
     "ra2": RA2,
     "x509none": X509_NONE,
@@ -56,41 +61,58 @@ METHOD_NAMES: dict[str, int] = {
     "ra2ne": RA2NE,
     "tlsvnc": TLS_VNC,
     "tlsplain": TLS_PLAIN,
+    "tlssasl": TLS_SASL,
+    "sasl": SASL,
+    "anontls": ANON_TLS,
     "tlsnone": TLS_NONE,
     "dh": DH,
     "vncauth": VNC_AUTH,
     "plain": PLAIN,
     "none": NONE,
 }
-NAME_ALIASES = {"ard": "dh", "vnc": "vncauth", "ra2_256": "ra256", "ra2ne_256": "rane256"}
+NAME_ALIASES = {"ard": "dh", "vnc": "vncauth", "ra2_256": "ra256", "ra2ne_256": "rane256",
+                "tls": "anontls"}
 DISPLAY_NAMES: dict[int, str] = {
     NONE: "None", VNC_AUTH: "VncAuth", RA2: "RA2", RA2NE: "RA2ne", RA256: "RA256",
     RANE256: "RAne256", DH: "DH", VENCRYPT: "VeNCrypt", PLAIN: "Plain", TLS_NONE: "TLSNone",
     TLS_VNC: "TLSVnc", TLS_PLAIN: "TLSPlain", X509_NONE: "X509None", X509_VNC: "X509Vnc",
-    X509_PLAIN: "X509Plain",
+    X509_PLAIN: "X509Plain", TLS_SASL: "TLSSASL", X509_SASL: "X509SASL", SASL: "SASL",
+    ANON_TLS: "AnonTLS", int(Security.TIGHT): "Tight", int(Security.INVALID): "Invalid",
+    7: "SecureVNCPlugin", 8: "MSLogonII", 13: "RealVNC", 21: "XVP", 22: "MSLogon",
 }
 
 # How much each method protects; `minimum_security` refuses anything ranked lower.
 #   0 nothing; 1 password in clear; 2 DES challenge; 3 encrypted credentials only (DH);
-#   4 encrypted session, server not authenticated (anonymous TLS);
+#   3 also SASL on its own: whether the session is then encrypted depends on the mechanism
+#     (DIGEST-MD5 auth-conf is; SCRAM is not), which is only known after the choice;
+#   4 encrypted session, server not authenticated (anonymous TLS, AnonTLS 18, TLSSASL);
 #   5 authenticated server key, session in clear after the login (RA2ne, RAne256);
 #   6 authenticated server and encrypted session (X509*, RA2, RA256).
 RANK: dict[int, int] = {
-    NONE: 0, PLAIN: 1, VNC_AUTH: 2, DH: 3, TLS_NONE: 4, TLS_VNC: 4, TLS_PLAIN: 4,
-    RA2NE: 5, RANE256: 5, X509_NONE: 6, X509_VNC: 6, X509_PLAIN: 6, RA2: 6, RA256: 6,
+    NONE: 0, PLAIN: 1, VNC_AUTH: 2, DH: 3, SASL: 3, TLS_NONE: 4, TLS_VNC: 4, TLS_PLAIN: 4,
+    TLS_SASL: 4, ANON_TLS: 4, RA2NE: 5, RANE256: 5, X509_NONE: 6, X509_VNC: 6, X509_PLAIN: 6,
+    X509_SASL: 6, RA2: 6, RA256: 6,
 }
 VENCRYPT_SUBTYPES = frozenset({PLAIN, TLS_NONE, TLS_VNC, TLS_PLAIN, X509_NONE, X509_VNC,
-                               X509_PLAIN})
-ANONYMOUS_TLS = frozenset({TLS_NONE, TLS_VNC, TLS_PLAIN})
-X509 = frozenset({X509_NONE, X509_VNC, X509_PLAIN})
+                               X509_PLAIN, TLS_SASL, X509_SASL})
+ANONYMOUS_TLS = frozenset({TLS_NONE, TLS_VNC, TLS_PLAIN, TLS_SASL})
+X509 = frozenset({X509_NONE, X509_VNC, X509_PLAIN, X509_SASL})
+SASL_METHODS = frozenset({SASL, TLS_SASL, X509_SASL})
 NEEDS_PASSWORD = frozenset({VNC_AUTH, TLS_VNC, X509_VNC, RA2, RA2NE, RA256, RANE256})
-NEEDS_USER_AND_PASSWORD = frozenset({PLAIN, TLS_PLAIN, X509_PLAIN, DH})
+NEEDS_USER_AND_PASSWORD = frozenset({PLAIN, TLS_PLAIN, X509_PLAIN, DH} | SASL_METHODS)
 
 DEFAULT_PREFERENCE: tuple[int, ...] = tuple(METHOD_NAMES.values())
 
 
 def method_name(method: int) -> str:
+    """'SASL' for 20; an unknown number as itself."""
     return DISPLAY_NAMES.get(method, str(method))
+
+
+def method_label(method: int) -> str:
+    """Name and number, as refusals show them: 'SASL (20)', 'unknown (77)'."""
+    name = DISPLAY_NAMES.get(method)
+    return f"{name} ({method})" if name else f"unknown ({method})"
 
 
 def parse_method(text: str) -> int:
@@ -169,6 +191,10 @@ class Channel(Protocol):
 
     def note(self, text: str, warn: bool = False) -> None: ...
 
+    def rejection_hint(self, text: str) -> None:
+        """How this server rejects a login silently (closing, or garbage for ServerInit)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -205,14 +231,14 @@ class Policy:
                 missing = missing or lack
                 continue
             return m
-        names = ", ".join(method_name(t) for t in (offered if shown is None else shown))
+        names = ", ".join(method_label(t) for t in (offered if shown is None else shown))
         if missing is not None:
             raise AuthError(f"the server requires {missing} and none was given")
         known = [t for t in offered if t in RANK]
         if known and all(RANK[t] < RANK.get(self.minimum, 0) for t in known):
             raise ProtocolError(
                 f"refusing to downgrade: the server offers only {names}, below the "
-                f"minimum {method_name(self.minimum)}"
+                f"minimum {method_label(self.minimum)}"
             )
         raise ProtocolError(f"no {what} in common (server offers {names})")
 
@@ -232,6 +258,13 @@ class SecurityHandler:
     def usable(self, creds: Credentials) -> bool:
         """Whether this handler can run with the credentials at hand."""
         return True
+
+    def result_expected(self, version: tuple[int, int]) -> bool:
+        """Whether a SecurityResult follows (RFC 6143: not for None before 3.8)."""
+        return version >= (3, 8) or self.TYPE != NONE
+
+    def authenticated(self) -> None:
+        """Called once the server's SecurityResult said OK (a layer may start here)."""
 
     def run(self, creds: Credentials, send: Send) -> Reader[None]:
         return
@@ -278,11 +311,13 @@ def handler_types() -> dict[int, type[SecurityHandler]]:
     """Every top-level security type the client can run."""
     from .dh_auth import DHSecurity
     from .rsaaes import RA2NESecurity, RA256Security, RANE256Security, RSAAESSecurity
+    from .sasl_auth import AnonTLSSecurity, SaslSecurity
     from .vencrypt import VeNCryptSecurity
 
     return {
         NONE: NoneSecurity, VNC_AUTH: VncAuthSecurity, VENCRYPT: VeNCryptSecurity, DH: DHSecurity,
         RA2: RSAAESSecurity, RA2NE: RA2NESecurity, RA256: RA256Security, RANE256: RANE256Security,
+        SASL: SaslSecurity, ANON_TLS: AnonTLSSecurity,
     }
 
 

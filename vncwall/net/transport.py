@@ -163,7 +163,9 @@ class Connection:
                     f"connection lost while {self.client.state}: {_reason(exc)}"
                 ) from None
             if not data:
-                raise self._lost(f"server closed the connection while {self.client.state}")
+                why = self.link.why_closed() if self.link is not None else None
+                raise self.client.closed_error(
+                    why or f"server closed the connection while {self.client.state}")
             self._last_data = time.monotonic()
             self._probe_at = None
             self.bytes_in += len(data)

@@ -11,6 +11,7 @@ from .security import (
     ANONYMOUS_TLS,
     NONE,
     PLAIN,
+    SASL_METHODS,
     TLS_PLAIN,
     TLS_VNC,
     VENCRYPT,
@@ -86,6 +87,12 @@ class VeNCryptSecurity(SecurityHandler):
             yield from vnc_auth(creds, send)
         elif method in (PLAIN, TLS_PLAIN, X509_PLAIN):
             plain_auth(creds, send)
+            channel.rejection_hint(f"VeNCrypt {method_name(method)}: the server may have "
+                                   "rejected the login")
+        elif method in SASL_METHODS:
+            from .sasl_auth import SaslExchange
+
+            yield from SaslExchange(self.policy, channel, within_tls=True).run(creds, send)
         elif method != NONE and method not in (ANONYMOUS_TLS | X509):
             raise ProtocolError(f"VeNCrypt subtype {method_name(method)} is not supported")
 
