@@ -102,7 +102,7 @@ def test_status_json_from_a_real_wall(demo_wall: tuple[Wall, list[DemoServer]],
     wall, servers = demo_wall
     path = tmp_path / "status.json"
     with contextlib.ExitStack() as stack:
-        _kiosk(wall, argparse.Namespace(status_json=path), stack)
+        _kiosk(wall, argparse.Namespace(status_json=path, no_control=True), stack)
         assert len(wall.tickers) == 1
         for _ in range(12):  # what the run loop does each frame, for about 1.2 s
             for tick in wall.tickers:
