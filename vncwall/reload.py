@@ -60,7 +60,7 @@ def plan_reload(old: Sequence[SessionConfig], new: Sequence[SessionConfig]) -> R
         else:
             order.append(None)
             changed.append(cfg.name)
-    stopped = tuple(i for i in range(len(old)) if i not in matched or order.count(i) == 0)
+    stopped = tuple(i for i in range(len(old)) if i not in order)  # removed or changed
     removed = tuple(old[i].name for i in range(len(old)) if i not in matched)
     return ReloadPlan(tuple(order), stopped, tuple(added), removed, tuple(changed),
                       tuple(kept))
