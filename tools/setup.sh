@@ -12,6 +12,8 @@ if [ "${1:-}" = "--test" ]; then
     tigervnc-standalone-server tigervnc-tools x11vnc tightvncserver
     x11-apps x11-utils x11-xserver-utils xterm twm imagemagick xdotool xclip xfonts-base
     mesa-utils openssh-client openssh-server
+    qemu-system-x86 qemu-utils sasl2-bin libsasl2-modules gnutls-bin
+    libvirt-daemon-system libvirt-clients vino dbus-x11 prometheus
   )
 fi
 missing=()

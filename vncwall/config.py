@@ -95,6 +95,7 @@ class SessionConfig:
 
 
 LAYOUTS = ("prism", "grid")
+FILTERS = ("anisotropic", "trilinear", "linear")  # [wall] filter (render/texture.py)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class WallConfig:
     skip_down: bool = False
     display: int = 0  # which monitor the fullscreen window opens on
     hud: bool = False  # whether the status HUD shows at start (a hotkey toggles it)
+    filter: str = "anisotropic"  # minification of shrunk faces: one of FILTERS
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,14 @@ class _Reader:
             raise self.fail(key, "unknown key")
 
 
+def _choice(r: _Reader, key: str, known: tuple[str, ...], default: str) -> str:
+    """A string key that must be one of `known`."""
+    value = r.string(key) or default
+    if value not in known:
+        raise r.fail(key, f"unknown value {value!r} (known: {', '.join(known)})")
+    return value
+
+
 def _colour(r: _Reader, key: str) -> tuple[float, float, float]:
     text = r.string(key)
     if text is None:
@@ -234,6 +244,7 @@ def _wall(source: str, table: dict[str, Any]) -> WallConfig:
         skip_down=r.boolean("skip_down", False),
         display=r.integer("display", 0, 63) or 0,
         hud=r.boolean("hud", False),
+        filter=_choice(r, "filter", FILTERS, WallConfig.filter),
     )
     r.finish()
     return wall

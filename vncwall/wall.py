@@ -193,6 +193,7 @@ class Wall:
                     s.start()
         if self.renderer is not None:  # a slot showing another session uploads it whole
             self.renderer.show_labels = wall.labels
+            self.renderer.set_filter(wall.filter)
             for i, tex in enumerate(self.renderer.textures):
                 if i >= len(old_slots) or i >= len(sessions) or old_slots[i] is not sessions[i]:
                     tex.source = None
@@ -440,6 +441,7 @@ class Wall:
         if self.renderer is None:
             self.renderer = WallRenderer()
             self.renderer.show_labels = self.config.wall.labels
+            self.renderer.set_filter(self.config.wall.filter)
         self.renderer.ensure(len(self.sessions))
         faces = self.face_views(now)
         uploaded = self.renderer.upload(faces)

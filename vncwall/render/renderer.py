@@ -18,7 +18,7 @@ from .layout import label_rect
 from .prism import TEX_COORDS, Camera, as_gl_matrix
 from .scene import Scene
 from .shader import Program
-from .texture import SessionTexture
+from .texture import SessionTexture, make_sampler
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,9 @@ class WallRenderer:
         self.cursors: list[ImageTexture] = []
         self._geometry = b""
         self.show_labels = True
+        self.filter = "anisotropic"  # minification, one of texture.FILTERS (set_filter)
+        self._samplers: dict[str, int] = {}  # per filter, made when first used
+        self._exact = make_sampler("linear")  # for faces that are not shrunk (face.frag)
         GL.glBindVertexArray(self.vao)
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
         stride = 5 * 4
@@ -73,9 +76,15 @@ class WallRenderer:
     def ensure(self, n: int) -> None:
         """Textures for n faces (kept when faces go away: a face may come back)."""
         while len(self.textures) < n:
-            self.textures.append(SessionTexture())
+            self.textures.append(SessionTexture(self.filter))
             self.labels.append(LabelTexture())
             self.cursors.append(ImageTexture(nearest=True))
+
+    def set_filter(self, mode: str) -> None:
+        """The minification filter (one of texture.FILTERS) of every face from now on."""
+        self.filter = mode
+        for tex in self.textures:
+            tex.set_mode(mode)
 
     def set_geometry(self, scene: Scene) -> list[tuple[int, int, int]]:
         """Upload the pieces' vertices (and the outline quad) when they changed.
@@ -142,6 +151,12 @@ class WallRenderer:
         GL.glUniform1i(p.loc("screen"), 0)
         GL.glUniform1i(p.loc("label"), 1)
         GL.glUniform1i(p.loc("cursor"), 2)
+        GL.glUniform1i(p.loc("screen_exact"), 3)
+        sampler = self._samplers.get(self.filter)
+        if sampler is None:
+            sampler = self._samplers[self.filter] = make_sampler(self.filter)
+        GL.glBindSampler(0, sampler)
+        GL.glBindSampler(3, self._exact)
         GL.glBindVertexArray(self.vao)
         if scene.outline is not None:
             GL.glUniform1i(p.loc("has_screen"), 0)
@@ -178,6 +193,9 @@ class WallRenderer:
             for i, first, count in spans:
                 self._draw_span(i, first, count, shown[i], float(scene.alphas[i]))
         GL.glBindVertexArray(0)
+        GL.glBindSampler(0, 0)  # texture units go back to the textures' own parameters
+        GL.glBindSampler(3, 0)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
         return scene.order
 
     def _draw_span(self, i: int, first: int, count: int,
@@ -192,6 +210,8 @@ class WallRenderer:
         if cursor[0] > -2.0:
             GL.glActiveTexture(GL.GL_TEXTURE2)
             GL.glBindTexture(GL.GL_TEXTURE_2D, self.cursors[i].id)
+        GL.glActiveTexture(GL.GL_TEXTURE3)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex.id)
         GL.glActiveTexture(GL.GL_TEXTURE0)
         GL.glBindTexture(GL.GL_TEXTURE_2D, tex.id)
         has_screen = face.framebuffer is not None and tex.size[0] > 0

@@ -1,16 +1,87 @@
-"""Session textures: allocated once per size, then only damaged regions are uploaded."""
+"""Session textures: allocated once per size, then only damaged regions are uploaded.
+
+The minification filter is one of FILTERS:
+- "anisotropic" (the default): a full mipmap chain, kept by `MipChain` for the damaged
+  rectangles only, sampled trilinearly, plus anisotropic filtering where GL offers it
+  (sharper faces seen at an angle); without it, the same as "trilinear".
+- "trilinear": the mipmaps alone; the picture is then predictable to the pixel.
+- "linear": level 0 only (the fastest; shrunk faces alias).
+A face drawn small shows the area average of its pixels instead of moire. Magnification,
+and a face drawn 1:1, sample level 0 exactly as without mipmaps.
+"""
 
 from __future__ import annotations
 
 from OpenGL import GL
+from OpenGL.error import GLError
 
-from ..net.framebuffer import Framebuffer
+from ..net.framebuffer import Framebuffer, Rect
+from ..net.pixelformat import U8Array
+from .mipmap import MipChain
+
+# GL_TEXTURE_MAX_ANISOTROPY (GL 4.6 core; the same enum as EXT_texture_filter_anisotropic).
+MAX_ANISOTROPY = 0x84FE
+MAX_MAX_ANISOTROPY = 0x84FF
+ANISOTROPY = 8.0  # what is asked for; GL clamps it to what the hardware has
+FILTERS = ("anisotropic", "trilinear", "linear")
+
+_anisotropy: float | None = None
+
+
+def max_anisotropy() -> float:
+    """The most anisotropy the context offers (1.0 when it has none), asked once."""
+    global _anisotropy
+    if _anisotropy is None:
+        try:
+            exts = {
+                GL.glGetStringi(GL.GL_EXTENSIONS, i).decode()
+                for i in range(int(GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS)))
+            }
+            ok = bool(exts & {"GL_EXT_texture_filter_anisotropic",
+                              "GL_ARB_texture_filter_anisotropic"})
+            _anisotropy = float(GL.glGetFloatv(MAX_MAX_ANISOTROPY)) if ok else 1.0
+        except GLError:
+            _anisotropy = 1.0
+    return _anisotropy
+
+
+def make_sampler(mode: str) -> int:
+    """A GL sampler object for faces drawn with filter `mode` (one of FILTERS)."""
+    sampler = int(GL.glGenSamplers(1))
+    minify = GL.GL_LINEAR if mode == "linear" else GL.GL_LINEAR_MIPMAP_LINEAR
+    for pname, value in (
+        (GL.GL_TEXTURE_MIN_FILTER, minify),
+        (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+        (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
+        (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+    ):
+        GL.glSamplerParameteri(sampler, pname, value)
+    aniso = max_anisotropy()
+    if aniso > 1.0:
+        wanted = ANISOTROPY if mode == "anisotropic" else 1.0
+        GL.glSamplerParameterf(sampler, MAX_ANISOTROPY, min(wanted, aniso))
+    return sampler
+
+
+def _upload(level: int, rect: Rect, pixels: U8Array) -> None:
+    """Upload `rect` of a level's (h, w, 4) array, in place: no Python-side copy."""
+    GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, int(pixels.shape[1]))
+    GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, rect.x)
+    GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, rect.y)
+    GL.glTexSubImage2D(GL.GL_TEXTURE_2D, level, rect.x, rect.y, rect.w, rect.h,
+                       GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, pixels)
+
+
+def _reset_unpack() -> None:
+    GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, 0)
+    GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, 0)
+    GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, 0)
 
 
 class SessionTexture:
     """Mirrors one Framebuffer in a GL texture (render thread only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "anisotropic") -> None:
         self.id = int(GL.glGenTextures(1))
         self.size = (0, 0)
         self.source: Framebuffer | None = None
@@ -18,14 +89,31 @@ class SessionTexture:
         self.bytes_uploaded = 0
         self.error = ""  # why this session cannot be shown (too big for the GPU, GL error)
         self.max_size = int(GL.glGetIntegerv(GL.GL_MAX_TEXTURE_SIZE))
+        self.mode = mode
+        self.mips: MipChain | None = None
+        # How it is sampled is the renderer's samplers' business (make_sampler); these
+        # hold for any other use.
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
         for pname, value in (
             (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
             (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
             (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
             (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_MAX_LEVEL, 0),
         ):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, pname, value)
+
+    @property
+    def mipmapped(self) -> bool:
+        return self.mode != "linear"
+
+    def set_mode(self, mode: str) -> None:
+        """Change the filter (one of FILTERS); the next sync uploads everything again."""
+        if mode != self.mode:
+            self.mode = mode
+            self.generation = -1
+            if not self.mipmapped:
+                self.mips = None
 
     def sync(self, fb: Framebuffer) -> int:
         """Upload what changed in `fb` since the last call; returns the bytes uploaded."""
@@ -40,33 +128,46 @@ class SessionTexture:
             self.error = f"desktop {w}x{h} exceeds this GPU's {self.max_size}-pixel textures"
             return 0
         self.error = ""
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
         if fb is not self.source or generation != self.generation or (w, h) != self.size:
             # New connection or resize: reallocate and upload everything.
             self.source, self.generation, self.size = fb, generation, (w, h)
-            GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
-            GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, 0)
-            GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, 0)
-            GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, 0)
-            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, w, h, 0, GL.GL_RGBA,
-                            GL.GL_UNSIGNED_BYTE, pixels)
-            n = w * h * 4
+            n = self._allocate(pixels)
         elif damage is None or damage.area == 0:
             return 0
         else:
             # Upload the damaged rectangle straight out of the whole array: the row
             # length and skips tell GL where it is, so no Python-side copy is made.
-            GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
-            GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, w)
-            GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, damage.x)
-            GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, damage.y)
-            GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, damage.x, damage.y, damage.w, damage.h,
-                               GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, pixels)
-            GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, 0)
-            GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, 0)
-            GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, 0)
+            _upload(0, damage, pixels)
             n = damage.area * 4
+            if self.mips is not None:
+                for level, rect in enumerate(self.mips.update(pixels, damage), 1):
+                    _upload(level, rect, self.mips.levels[level - 1])
+                    n += rect.area * 4
+            _reset_unpack()
         self.bytes_uploaded += n
         return int(n)
+
+    def _allocate(self, pixels: U8Array) -> int:
+        """(Re)create every level for `pixels` and upload it all; returns the bytes."""
+        h, w = int(pixels.shape[0]), int(pixels.shape[1])
+        _reset_unpack()
+        GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, w, h, 0, GL.GL_RGBA,
+                        GL.GL_UNSIGNED_BYTE, pixels)
+        n = w * h * 4
+        if not self.mipmapped or w == 0 or h == 0:
+            self.mips = None
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAX_LEVEL, 0)
+            return n
+        self.mips = MipChain.allocate(w, h)
+        self.mips.update(pixels, Rect(0, 0, w, h))
+        for level, data in enumerate(self.mips.levels, 1):
+            lh, lw = data.shape[:2]
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, level, GL.GL_RGBA8, lw, lh, 0, GL.GL_RGBA,
+                            GL.GL_UNSIGNED_BYTE, data)
+            n += int(data.nbytes)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAX_LEVEL, len(self.mips.levels))
+        return n
 
     def delete(self) -> None:
         GL.glDeleteTextures([self.id])

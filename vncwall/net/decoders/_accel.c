@@ -1,4 +1,5 @@
-/* Optional compiled inner loops for the Hextile, RRE/CoRRE, ZRLE/TRLE and Tight decoders.
+/* Optional compiled inner loops for the Hextile, RRE/CoRRE, ZRLE/TRLE and Tight decoders,
+ * and the 2x2 box filter of the renderer's mipmaps (box2x2, at the end).
  *
  * Each entry point parses bytes that Python hands it (any buffer) and writes RGBX words
  * straight into the framebuffer (a C-contiguous (h, w, 4) uint8 buffer). Every read is
@@ -874,6 +875,59 @@ static PyObject *tight_rgb(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- mipmaps -------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(box2x2_doc,
+"box2x2(src, dst, x, y, w, h) -> None\n\n"
+"Set the w*h rectangle at x, y of mipmap level `dst` to the rounded means of the 2x2\n"
+"blocks of level `src` under it; a side of `src` one pixel long is paired with itself.\n"
+"Both are C-contiguous (h, w, 4) uint8 buffers. Runs without the GIL.");
+
+static PyObject *box2x2(PyObject *self, PyObject *args)
+{
+    PyObject *src, *dst;
+    int x, y, w, h;
+    Py_buffer sb, db;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOiiii", &src, &dst, &x, &y, &w, &h))
+        return NULL;
+    if (PyObject_GetBuffer(src, &sb, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(dst, &db, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&sb);
+        return NULL;
+    }
+    Py_ssize_t sh = sb.ndim == 3 ? sb.shape[0] : 0, sw = sb.ndim == 3 ? sb.shape[1] : 0;
+    Py_ssize_t dh = db.ndim == 3 ? db.shape[0] : 0, dw = db.ndim == 3 ? db.shape[1] : 0;
+    int xstep = sw == 1 ? 0 : 1, ystep = sh == 1 ? 0 : 1;
+    if (sb.ndim != 3 || db.ndim != 3 || sb.shape[2] != 4 || db.shape[2] != 4 ||
+        sb.itemsize != 1 || db.itemsize != 1 || x < 0 || y < 0 || w < 0 || h < 0 ||
+        (Py_ssize_t)x + w > dw || (Py_ssize_t)y + h > dh ||
+        (xstep && 2 * ((Py_ssize_t)x + w) > sw) || (ystep && 2 * ((Py_ssize_t)y + h) > sh)) {
+        PyBuffer_Release(&db);
+        PyBuffer_Release(&sb);
+        PyErr_SetString(PyExc_TypeError, "mipmap rectangle or levels do not fit");
+        return NULL;
+    }
+    const uint8_t *s = (const uint8_t *)sb.buf;
+    uint8_t *d = (uint8_t *)db.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (int r = 0; r < h; r++) {
+        Py_ssize_t sy = ystep ? 2 * (Py_ssize_t)(y + r) : 0;
+        const uint8_t *a = s + sy * sw * 4, *b = a + ystep * sw * 4;
+        uint8_t *o = d + ((Py_ssize_t)(y + r) * dw + x) * 4;
+        for (int i = 0; i < w; i++, o += 4) {
+            Py_ssize_t c0 = xstep ? 2 * (Py_ssize_t)(x + i) * 4 : 0, c1 = c0 + xstep * 4;
+            for (int k = 0; k < 4; k++)
+                o[k] = (uint8_t)((a[c0 + k] + a[c1 + k] + b[c0 + k] + b[c1 + k] + 2) >> 2);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&sb);
+    Py_RETURN_NONE;
+}
+
 /* ---- module ------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -882,12 +936,13 @@ static PyMethodDef methods[] = {
     {"rle_tiles", rle_tiles, METH_VARARGS, rle_tiles_doc},
     {"tight_palette", tight_palette, METH_VARARGS, tight_palette_doc},
     {"tight_rgb", tight_rgb, METH_VARARGS, tight_rgb_doc},
+    {"box2x2", box2x2, METH_VARARGS, box2x2_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "vncwall.net.decoders._accel",
-    "Compiled inner loops for the Hextile, RRE/CoRRE, ZRLE/TRLE and Tight decoders.", -1, methods,
+    "Compiled inner loops for the Hextile, RRE/CoRRE, ZRLE/TRLE and Tight decoders and mipmaps.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

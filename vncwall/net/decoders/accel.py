@@ -58,6 +58,8 @@ class Accel(Protocol):
 
     def tight_rgb(self, data: Buffer, fb: U8Array, x: int, y: int, w: int, h: int, /) -> None: ...
 
+    def box2x2(self, src: U8Array, dst: U8Array, x: int, y: int, w: int, h: int, /) -> None: ...
+
 
 _pure = os.environ.get("VNCWALL_PURE") == "1"
 _specs: dict[PixelFormat, FmtSpec] = {}
