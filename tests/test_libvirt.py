@@ -1,22 +1,18 @@
-"""libvirt: addresses: a guest's VNC display found with `virsh domdisplay`, and followed.
-
-This machine has no libvirtd and no KVM, so these tests put a fake `virsh` first on PATH:
-a shell script that prints what real virsh prints for `domdisplay` (a display URI, or an
-"error: ..." line with exit status 1) and points at real VNC servers.
-"""
+"""libvirt: addresses against a real libvirtd: TCG guests found by name, UUID and ID, followed."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shlex
-from dataclasses import dataclass
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.servers import ServerPool, VncServer, missing_binaries, vnc_server
+from tests.libvirtd import PRIVILEGED, Guest, Libvirtd, libvirtd, why_no_libvirtd
 from tests.sshd import SshGateway, ssh_children
 from tests.waiting import waiter
 from vncwall.capture import capture
@@ -26,58 +22,36 @@ from vncwall.net.address import Address, parse_address
 from vncwall.net.client import ClientOptions
 from vncwall.net.errors import ConnectError
 from vncwall.session import Session, State
-from vncwall.tunnel import SSH_CONFIG_ENV
 
-REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0
-NOT_RUNNING = "error: Requested operation is not valid: domain is not running"
-
-FAKE_VIRSH = """#!/bin/sh
-# A stand-in for virsh: no libvirtd here. Logs its arguments, then answers from files.
-dir={dir}
-printf '%s\\n' "$*" >> "$dir/calls"
-if [ -s "$dir/error" ]; then cat "$dir/error" >&2; exit 1; fi
-cat "$dir/display"
-"""
+NOT_RUNNING = "Domain is not running"  # virsh domdisplay on a shut-off guest
+NO_LIBVIRTD = why_no_libvirtd()
+wait = waiter(60.0)
 
 
-@dataclass
-class FakeVirsh:
-    """Controls what the fake virsh answers."""
-
-    dir: Path
-
-    def shows(self, display: str) -> None:
-        (self.dir / "error").write_text("")
-        (self.dir / "display").write_text(display + "\n")
-
-    def shows_server(self, server: VncServer, host: str = "127.0.0.1") -> None:
-        # virsh prints the display number: the port less 5900 (negative below 5900).
-        self.shows(f"vnc://{host}:{server.port - 5900}")
-
-    def fails(self, message: str) -> None:
-        (self.dir / "error").write_text(message + "\n")
-
-    def calls(self) -> list[str]:
-        path = self.dir / "calls"
-        return path.read_text().splitlines() if path.exists() else []
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[Libvirtd]:
+    """A real libvirtd; its clients' environment (XDG dirs, as non-root) set for the module."""
+    if NO_LIBVIRTD is not None:
+        pytest.skip(NO_LIBVIRTD)
+    with libvirtd() as d, pytest.MonkeyPatch.context() as mp:
+        for key, value in d.env.items():
+            mp.setenv(key, value)
+        yield d
 
 
-@pytest.fixture
-def virsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeVirsh:
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    script = bindir / "virsh"
-    script.write_text(FAKE_VIRSH.format(dir=shlex.quote(str(bindir))))
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    print("using a fake virsh: no libvirtd or KVM on this machine")
-    fake = FakeVirsh(bindir)
-    fake.fails("error: failed to get domain 'nobody-set-me'")
-    return fake
+@pytest.fixture(scope="module")
+def guest(daemon: Libvirtd) -> Guest:
+    """A running guest showing its picture, shared by the tests that only look at it."""
+    g = daemon.define("shared")
+    g.start()
+    g.picture()
+    return g
 
 
-wait = waiter(30.0)
+def capture_equals_screen(guest: Guest, text: str) -> None:
+    shot = capture(parse_address(text), ClientOptions(), TIMEOUT)
+    np.testing.assert_array_equal(shot.pixels[..., :3], guest.picture())
 
 
 # --- reading virsh's answer ------------------------------------------------------------
@@ -108,6 +82,7 @@ def test_display_forms(text: str, address: Address) -> None:
         ("vnc://127.0.0.1", "has no port"),
         ("vnc://127.0.0.1:x", "cannot read the port"),
         ("vnc://127.0.0.1:70000", "out of range"),
+        ("vnc://127.0.0.1:-5901", "has no port yet"),  # seen while a guest shuts down
         ("vnc+unix:relative", "cannot read"),
     ],
 )
@@ -116,41 +91,121 @@ def test_bad_display(text: str, why: str) -> None:
         parse_display(text, "libvirt g")
 
 
-# --- asking the fake virsh -----------------------------------------------------------------
+# --- a real guest ---------------------------------------------------------------------------
 
 
-def test_virsh_is_asked_for_the_vnc_display(virsh: FakeVirsh) -> None:
-    virsh.fails(NOT_RUNNING)
-    with pytest.raises(ConnectError) as info:
-        capture(parse_address("libvirt:///system?domain=web%201"), ClientOptions(), 5)
-    assert str(info.value) == (
-        "libvirt web 1: Requested operation is not valid: domain is not running"
-    )
-    assert virsh.calls() == ["-q -c qemu:///system domdisplay --type vnc --domain web 1"]
-    with pytest.raises(ConnectError):
-        capture(parse_address("libvirt:///session?domain=g"), ClientOptions(), 5)
-    assert virsh.calls()[-1] == "-q -c qemu:///session domdisplay --type vnc --domain g"
+@pytest.mark.parametrize("by", ["name", "uuid", "id"])
+def test_capture_of_a_guest_equals_its_screen(daemon: Libvirtd, guest: Guest, by: str) -> None:
+    domain = {"name": guest.name, "uuid": guest.uuid, "id": guest.id()}[by]
+    assert domain.isdigit() if by == "id" else domain
+    capture_equals_screen(guest, daemon.address(domain))
 
 
-@pytest.mark.parametrize(
-    ("stderr", "display", "why"),
-    [
-        ("error: failed to get domain 'g'", "", "libvirt g: failed to get domain 'g'"),
-        ("error: No graphical display with type 'vnc' found", "",
-         "No graphical display with type 'vnc' found"),
-        ("", "", "no VNC display"),
-        ("", "spice://127.0.0.1:0", "'spice', not VNC"),
-    ],
-)
-def test_virsh_failures_are_one_line(
-    virsh: FakeVirsh, stderr: str, display: str, why: str
+def test_short_form_is_the_system_daemon(daemon: Libvirtd, guest: Guest) -> None:
+    if not PRIVILEGED:
+        pytest.skip("libvirt:NAME is qemu:///system, run by root only (here: qemu:///session)")
+    capture_equals_screen(guest, f"libvirt:{guest.name}")
+    capture_equals_screen(guest, f"libvirt:{guest.uuid}")
+
+
+def test_cli_capture_of_a_guest(daemon: Libvirtd, guest: Guest, tmp_path: Path) -> None:
+    from tests.test_real_servers import run_capture
+
+    started = time.monotonic()
+    result = run_capture(daemon.address(guest.name), tmp_path / "g.png")
+    print(f"vncwall capture {daemon.address(guest.name)}: exit {result.returncode} in "
+          f"{time.monotonic() - started:.2f} s")
+    assert result.returncode == 0, result.stderr
+    assert result.image is not None
+    np.testing.assert_array_equal(result.image, guest.picture())
+    # Defined but shut off; a name with a space travels through the address and virsh intact.
+    off = daemon.define("web 1")
+    result = run_capture(daemon.address(off.name), tmp_path / "h.png")
+    assert result.returncode == 3, result.stderr
+    assert result.one_line() == f"vncwall: libvirt {off.name}: {NOT_RUNNING}"
+
+
+def test_virsh_failures_are_one_line(daemon: Libvirtd) -> None:
+    headless = daemon.define("headless", graphics="")
+    headless.start()
+    cases = [
+        (f"vncwall-test-{os.getpid()}-nobody", "failed to get domain"),
+        (headless.name, "No graphical display with type 'vnc' found"),
+    ]
+    for domain, why in cases:
+        with pytest.raises(LibvirtError, match=why) as info:
+            capture(parse_address(daemon.address(domain)), ClientOptions(), 10)
+        assert str(info.value).startswith(f"libvirt {domain}: ")
+        assert "\n" not in str(info.value)
+
+
+def test_session_follows_a_restarted_guest(daemon: Libvirtd) -> None:
+    guest = daemon.define("restart")
+    guest.start()
+    before = guest.picture()
+    old_port = guest.port()
+    cfg = SessionConfig(name="guest", address=parse_address(daemon.address(guest.name)))
+    session = Session(cfg, reconnect_cap=1.0, timeout=10.0)
+    with contextlib.ExitStack() as stack:
+        session.start()
+        stack.callback(session.stop)
+        wait(lambda: session.status().first_frame, f"no first frame: {session.status()}")
+        fb = session.framebuffer
+        assert fb is not None
+        with fb.lock:
+            np.testing.assert_array_equal(fb.pixels[..., :3], before)
+        guest.destroy()
+        wait(lambda: NOT_RUNNING in session.status().reason,
+             f"virsh's reason not shown: {session.status()}")
+        assert session.status().state is not State.LIVE
+        # Hold the old port, so the guest comes back on another one.
+        holder = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+        holder.bind(("127.0.0.1", old_port))
+        holder.listen()
+        guest.start()
+        new_port = guest.port()
+        assert new_port != old_port
+        after = guest.picture()
+        wait(lambda: session.status().state is State.LIVE and session.status().first_frame,
+             f"did not follow the guest to port {new_port}: {session.status()}")
+        fb = session.framebuffer
+        assert fb is not None
+        with fb.lock:
+            np.testing.assert_array_equal(fb.pixels[..., :3], after)
+
+
+# --- a remote libvirt host, its display reached through ssh -----------------------------------
+
+
+def test_remote_guest_through_its_host(
+    daemon: Libvirtd, guest: Guest, gateway: SshGateway, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    virsh.shows(display)
-    if stderr:
-        virsh.fails(stderr)
-    with pytest.raises(LibvirtError, match=why) as info:
-        capture(parse_address("libvirt:g"), ClientOptions(), 5)
-    assert "\n" not in str(info.value)
+    if not PRIVILEGED:
+        pytest.skip("the test sshd logs in as root, whose libvirt is qemu:///system")
+    # libvirt's qemu+ssh runs plain `ssh`: give it the gateway's key and known hosts.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ssh").write_text(f"#!/bin/sh\nexec /usr/bin/ssh -F '{gateway.config}' \"$@\"\n")
+    (bindir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    # The display is on the host's loopback (127.0.0.1): only ssh -W reaches it.
+    text = f"libvirt://{gateway.user}@127.0.0.1:{gateway.port}/system?domain={guest.uuid}"
+    capture_equals_screen(guest, text)
+    assert ssh_children() == []
+
+
+# --- what a real virsh does not do: go missing, hang, answer nothing ------------------------
+
+
+def fake_virsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    script = bindir / "virsh"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 def test_missing_virsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,97 +214,31 @@ def test_missing_virsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         capture(parse_address("libvirt:g"), ClientOptions(), 5)
 
 
+def test_hanging_virsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_virsh(tmp_path, monkeypatch, "exec sleep 60")
+    started = time.monotonic()
+    with pytest.raises(LibvirtError, match=r"^libvirt g: virsh gave no answer within 2 s$"):
+        capture(parse_address("libvirt:g"), ClientOptions(), 2)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("exit 0", "no VNC display (does the guest have <graphics type='vnc'>?)"),
+        ("exit 7", "virsh exited with status 7"),
+    ],
+)
+def test_virsh_without_an_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, why: str
+) -> None:
+    fake_virsh(tmp_path, monkeypatch, body)
+    with pytest.raises(LibvirtError) as info:
+        capture(parse_address("libvirt:g"), ClientOptions(), 5)
+    assert str(info.value) == f"libvirt g: {why}"
+
+
 def test_via_with_libvirt_is_a_clear_error() -> None:
     with pytest.raises(ConnectError, match="does not combine with a libvirt address"):
         capture(parse_address("libvirt:g"), ClientOptions(), 5, via="gw")
-
-
-# --- real VNC servers behind the fake virsh -----------------------------------------------
-
-
-def test_capture_of_a_guest_equals_screenshot(virsh: FakeVirsh, server_pool: ServerPool) -> None:
-    server = server_pool.get("tigervnc")
-    virsh.shows_server(server, host="0.0.0.0")
-    for _ in range(3):
-        before = server.screenshot()
-        shot = capture(parse_address("libvirt:///system?domain=guest"), ClientOptions(), TIMEOUT)
-        if np.array_equal(before, server.screenshot()):
-            break
-    np.testing.assert_array_equal(shot.pixels[..., :3], before)
-
-
-def test_cli_capture_of_a_guest(virsh: FakeVirsh, server_pool: ServerPool,
-                                tmp_path: Path) -> None:
-    from tests.test_real_servers import run_capture
-
-    server = server_pool.get("tigervnc")
-    virsh.shows_server(server)
-    env = {"PATH": os.environ["PATH"]}
-    result = run_capture("libvirt:///system?domain=guest", tmp_path / "g.png", env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.image is not None
-    np.testing.assert_array_equal(result.image, server.stable_screenshot())
-    virsh.fails(NOT_RUNNING)
-    result = run_capture("libvirt:///system?domain=guest", tmp_path / "h.png", env=env)
-    assert result.returncode == 3
-    assert result.one_line().endswith("libvirt guest: Requested operation is not valid: "
-                                      "domain is not running")
-
-
-def test_session_follows_a_restarted_guest(virsh: FakeVirsh, server_pool: ServerPool) -> None:
-    if missing_binaries("tigervnc", scene=False):
-        pytest.skip(f"not installed: {missing_binaries('tigervnc', scene=False)}")
-    after = server_pool.get("tigervnc")
-    cfg = SessionConfig(name="guest", address=parse_address("libvirt:///system?domain=guest"))
-    session = Session(cfg, reconnect_cap=1.0, timeout=10.0)
-    with contextlib.ExitStack() as stack:
-        before = stack.enter_context(vnc_server("tigervnc", scene=False))
-        virsh.shows_server(before)
-        session.start()
-        stack.callback(session.stop)
-        wait(lambda: session.status().first_frame, f"no first frame: {session.status()}")
-        fb = session.framebuffer
-        assert fb is not None
-        with fb.lock:
-            np.testing.assert_array_equal(fb.pixels[..., :3], before.stable_screenshot())
-        # The guest shuts down: its display goes, and libvirt says it is not running.
-        virsh.fails(NOT_RUNNING)
-        before.close()
-        wait(lambda: "domain is not running" in session.status().reason,
-             f"virsh's reason not shown: {session.status()}")
-        assert session.status().state is not State.LIVE
-        # It starts again on another port.
-        virsh.shows_server(after)
-        wait(lambda: session.status().state is State.LIVE and session.status().first_frame,
-             f"did not follow the guest to port {after.port}: {session.status()}")
-        fb = session.framebuffer
-        assert fb is not None
-        with fb.lock:
-            np.testing.assert_array_equal(fb.pixels[..., :3], after.stable_screenshot())
-    assert len(virsh.calls()) >= 3  # asked again at every attempt
-
-
-# --- a remote libvirt host, its display reached through ssh -----------------------------------
-
-
-def test_remote_guest_through_its_host(
-    virsh: FakeVirsh, gateway: SshGateway, server_pool: ServerPool,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv(SSH_CONFIG_ENV, str(gateway.config))
-    server = server_pool.get("tigervnc")
-    # As the libvirt host sees it: only on its loopback, so only ssh can reach it.
-    virsh.shows_server(server)
-    text = f"libvirt://{gateway.user}@127.0.0.1:{gateway.port}/system?domain=far"
-    for _ in range(3):
-        before = server.screenshot()
-        shot = capture(parse_address(text), ClientOptions(), TIMEOUT)
-        if np.array_equal(before, server.screenshot()):
-            break
-    np.testing.assert_array_equal(shot.pixels[..., :3], before)
-    assert virsh.calls()[-1] == (
-        f"-q -c qemu+ssh://{gateway.user}@127.0.0.1:{gateway.port}/system?no_tty=1 "
-        "domdisplay --type vnc --domain far"
-    )
-    assert ssh_children() == []
 

@@ -75,6 +75,9 @@ def parse_display(text: str, label: str) -> Address:
         port = BASE_PORT + int(number)
     except ValueError:
         raise LibvirtError(f"{label}: cannot read the port in {text!r}") from None
+    if port == -1:  # libvirt's "no port": the guest is starting or shutting down
+        raise LibvirtError(f"{label}: the guest's VNC display has no port yet "
+                           "(is the guest starting or shutting down?)")
     if not 0 < port < 65536:
         raise LibvirtError(f"{label}: port {port} out of range in {text!r}")
     host = head[1:-1] if head.startswith("[") and head.endswith("]") else head

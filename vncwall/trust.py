@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import ipaddress
 import os
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from .net.errors import AuthError
@@ -116,25 +118,34 @@ class TrustStore:
 
     def _first_use(self, kind: str, fp: str, what: str, problem: str) -> str:
         if not self.trust_on_first_use or self.known_hosts is None:
+            if kind == "x509":
+                raise AuthError(
+                    f"{self.label}: unknown certificate {format_fingerprint(fp)} ({problem}); "
+                    "to trust it, set ca_file (--ca-file) to the CA that signed it or to this "
+                    "certificate itself, pin it with fingerprint (--pin), or enable "
+                    "trust_on_first_use (--trust-on-first-use)"
+                )
             raise AuthError(
-                f"{self.label}: unknown {what} {format_fingerprint(fp)} ({problem}); pin it or "
-                "enable trust on first use"
+                f"{self.label}: unknown {what} {format_fingerprint(fp)} ({problem}); pin it "
+                "with fingerprint (--pin) or enable trust_on_first_use (--trust-on-first-use)"
             )
         self.remember(kind, fp)
         return f"{format_fingerprint(fp)} (trusted on first use, stored in {self.known_hosts})"
 
     def _ca_problem(self, der: bytes) -> str | None:
-        """None when the certificate chains to a trusted CA and names the host; else why not."""
+        """None when the certificate chains to a trusted CA (or is itself one of the
+        certificates in ca_file) and names the host; else why not, in plain words."""
         try:
             leaf = x509.load_der_x509_certificate(der)
         except ValueError:
             return "unreadable certificate"
+        source = str(self.ca_file) if self.ca_file is not None else "the system CA store"
         try:
             roots = self._roots()
         except (OSError, ValueError) as exc:
-            return f"cannot read CA certificates: {exc}"
+            return f"cannot read CA certificates from {source}: {exc}"
         if not roots:
-            return "no CA certificates to check it against"
+            return f"no CA certificates in {source} to check it against"
         subject: x509.DNSName | x509.IPAddress
         try:
             subject = x509.IPAddress(ipaddress.ip_address(self.host))
@@ -142,13 +153,15 @@ class TrustStore:
             if not self.host:
                 return "no host name to check it against"
             subject = x509.DNSName(self.host)
+        if any(root.public_bytes(serialization.Encoding.DER) == der for root in roots):
+            # A self-signed server certificate given as ca_file (openssl req -x509): trusted
+            # as itself, like a pin, but it must still be valid now and name the host.
+            return _own_problem(leaf, subject, self.host)
         try:
             verifier = PolicyBuilder().store(Store(roots)).build_server_verifier(subject)
             verifier.verify(leaf, [])
-        except VerificationError as exc:
-            return f"not verified: {exc}"
-        except ValueError as exc:
-            return f"not verified: {exc}"
+        except (VerificationError, ValueError) as exc:
+            return _plain_words(str(exc), source, self.host)
         return None
 
     def _roots(self) -> list[x509.Certificate]:
@@ -189,3 +202,45 @@ class TrustStore:
         except OSError as exc:
             raise AuthError(f"cannot record the server in {self.known_hosts}: "
                             f"{exc.strerror}") from None
+
+
+def _plain_words(error: str, source: str, host: str) -> str:
+    """The crypto library's verification error as a reason a user can act on."""
+    if "candidates exhausted" in error:
+        return f"not signed by a CA in {source}"
+    if "subjectAltName" in error:
+        return f"issued for another name than {host}"
+    if "not valid at validation time" in error:
+        return "expired or not yet valid"
+    if "must not be asserted in an EE certificate" in error:
+        return f"a CA certificate used as a server certificate, and not itself in {source}"
+    return "not verified: " + error.split(" (encountered processing", 1)[0]
+
+
+def _own_problem(cert: x509.Certificate, subject: x509.DNSName | x509.IPAddress,
+                 host: str) -> str | None:
+    """Why a certificate trusted as itself does not do for `host` now, or None."""
+    now = dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return "expired or not yet valid"
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        common = cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+        if any(str(a.value).lower() == host.lower() for a in common):
+            return None
+        return f"issued for another name than {host}"
+    if isinstance(subject, x509.IPAddress):
+        if subject.value in names.get_values_for_type(x509.IPAddress):
+            return None
+    elif any(_dns_match(n, host) for n in names.get_values_for_type(x509.DNSName)):
+        return None
+    return f"issued for another name than {host}"
+
+
+def _dns_match(pattern: str, host: str) -> bool:
+    """RFC 6125 matching: exact, or one leading '*.' label standing for one label."""
+    p, h = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if p.startswith("*."):
+        return "." in h and h.split(".", 1)[1] == p[2:]
+    return p == h

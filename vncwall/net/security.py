@@ -46,8 +46,9 @@ TLS_PLAIN = 259
 X509_NONE = 260
 X509_VNC = 261
 X509_PLAIN = 262
-TLS_SASL = 263
-X509_SASL = 264
+# 263 is X509SASL and 264 TLSSASL, as QEMU, gtk-vnc and libvncserver number them.
+X509_SASL = 263
+TLS_SASL = 264
 
 # Config / command-line names, strongest first: this order is the default preference.
 METHOD_NAMES: dict[str, int] = {
