@@ -63,7 +63,7 @@ def test_bench_render_text_and_errors(display: XDisplay) -> None:
     lines = proc.stdout.splitlines()
     names = [line.split(":")[0] for line in lines]
     assert names == ["setup", "fps", "frame interval", "update-to-screen latency", "decode",
-                     "upload", "memory"]
+                     "upload", "received", "memory"]
     assert "ms" in lines[3] and "updates)" in lines[3]
     bad = bench(display, "--faces", "0")
     assert bad.returncode != 0 and "traceback" not in bad.stderr.lower()
@@ -75,6 +75,28 @@ def test_bench_render_text_and_errors(display: XDisplay) -> None:
     )
     assert no_display.returncode != 0
     assert len(no_display.stderr.strip().splitlines()) == 1, no_display.stderr
+
+
+def test_bench_render_compares_filters_on_a_grid_side_by_side(display: XDisplay) -> None:
+    proc = bench(display, "--faces", "4", "--seconds", "1", "--warmup", "0.5", "--size",
+                 "640x400", "--scene-size", "640x400", "--layout", "grid",
+                 "--filter", "trilinear,linear", "--background-fps", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    runs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["filter"] for r in runs] == ["trilinear", "linear"]
+    assert all(r["layout"] == "grid" and r["frames"] > 3 for r in runs)
+    # Four 640x400 faces: their mipmap levels are about a third of the framebuffers.
+    assert 0.3 < runs[0]["mipmap_bytes"] / runs[0]["framebuffer_bytes"] < 0.34
+    assert runs[1]["mipmap_bytes"] == 0
+    # The three background faces are capped at 2 updates/s; the front one is not.
+    assert all(r["background_fps"] == 2 for r in runs)
+    assert all(r["background_bytes_per_s"] < r["front_bytes_per_s"] for r in runs), runs
+    text = bench(display, "--faces", "2", "--seconds", "1", "--size", "320x200",
+                 "--scene-size", "160x100", "--filter", "trilinear,linear")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[-1].startswith("side by side: trilinear ")
+    bad = bench(display, "--filter", "sharp")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) <= 3
 
 
 def test_spread_and_lines() -> None:

@@ -252,3 +252,60 @@ def test_set_desktop_size_needs_the_layout_and_reports_refusal() -> None:
         assert ev.ResizeRefused(3) in events and client.screens is not None
         with pytest.raises(ValueError, match="out of range"):
             client.set_desktop_size(0, 480)
+
+
+REQUEST_ALL = b"\x03\x01" + struct.pack(">HHHH", 0, 0, W, H)
+
+
+def test_a_rate_cap_paces_requests() -> None:
+    clock = Clock()
+    client, _ = connected(clock=clock)
+    client.set_max_rate(4.0)  # at most one request every 0.25 s
+    client.next_update()
+    assert client.data_to_send() == REQUEST_ALL
+    clock.now += 0.1
+    client.next_update()  # too soon: held back
+    assert client.data_to_send() == b""
+    assert client.tick() == pytest.approx(0.15)
+    assert client.data_to_send() == b""
+    clock.now += 0.15
+    assert client.tick() == 0.0  # sent now, nothing else waiting
+    assert client.data_to_send() == REQUEST_ALL
+    client.next_update()
+    assert client.data_to_send() == b""  # paced again
+    client.set_max_rate(0.0)  # the cap lifted (the face came to the front): asked at once
+    assert client.data_to_send() == REQUEST_ALL
+    client.next_update()
+    assert client.data_to_send() == REQUEST_ALL  # and no more pacing
+
+
+def test_a_rate_cap_switches_continuous_updates_off_and_lifting_it_back_on() -> None:
+    clock = Clock()
+    client, _ = connected(clock=clock)
+    client.receive_data(EOCU)
+    assert client.data_to_send() == b"\x96\x01" + struct.pack(">HHHH", 0, 0, W, H)
+    assert drain(client) == [ev.ContinuousUpdates(True)]
+    client.set_max_rate(2.0)
+    assert client.data_to_send() == b"\x96\x00" + struct.pack(">HHHH", 0, 0, W, H)
+    assert drain(client) == [ev.ContinuousUpdates(False)] and not client.continuous
+    client.next_update()  # what the session does on ContinuousUpdates(False)
+    assert client.data_to_send() == REQUEST_ALL
+    client.receive_data(EOCU)  # the server's answer to our switching off: expected
+    assert drain(client) == [] and not client.continuous
+    client.receive_data(raw_update())
+    assert isinstance(drain(client)[-1], ev.UpdateEnd)
+    client.next_update()
+    assert client.data_to_send() == b""  # within 0.5 s of the last request
+    client.set_max_rate(0.0)
+    assert client.data_to_send() == REQUEST_ALL + b"\x96\x01" + struct.pack(">HHHH", 0, 0, W, H)
+    assert drain(client) == [ev.ContinuousUpdates(True)] and client.continuous
+
+
+def test_a_session_capped_from_the_start_waits_for_the_cap_to_lift() -> None:
+    client, _ = connected()
+    client.set_max_rate(1.0)
+    client.receive_data(EOCU)  # the server supports continuous updates...
+    assert client.data_to_send() == b"" and not client.continuous  # ...not used while capped
+    client.set_max_rate(0.0)
+    assert client.data_to_send() == b"\x96\x01" + struct.pack(">HHHH", 0, 0, W, H)
+    assert client.continuous

@@ -204,6 +204,42 @@ def test_a_small_change_uploads_a_small_piece_of_each_level(
             got = read_level(tex.id, level, (want.shape[1], want.shape[0]))
             assert np.array_equal(got, want), level
             below = want
+        # Drawn at half size or less: level 0's damage waits, the levels above go up.
+        fb.put(10, 20, 64, 32, rng.integers(0, 256, (32, 64, 4), dtype=np.uint8))
+        waited = tex.sync(fb, skip_base=True)
+        assert tex.base_level == 1 and tex.base_stale == Rect(10, 20, 64, 32)
+        assert 0 < waited < 64 * 32 * 4
+        assert not np.array_equal(read_level(tex.id, 0, (1920, 1080)), fb.pixels)
+        # Needed again (zoomed in): the kept damage goes up before anything is drawn.
+        assert tex.sync(fb) == 64 * 32 * 4 and tex.base_level == 0
+        assert np.array_equal(read_level(tex.id, 0, (1920, 1080)), fb.pixels)
         tex.delete()
     finally:
         pygame.display.quit()
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (33, 17), (7, 1), (1, 5), (1, 1)])
+def test_compiled_and_numpy_levels_agree_and_end_at_one_pixel(size: tuple[int, int]) -> None:
+    from vncwall.net.decoders import accel
+
+    w, h = size
+    rng = np.random.default_rng(w * 31 + h)
+    base = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    chains = []
+    for pure in (True, False):
+        before = accel.set_pure(pure)
+        try:
+            chain = MipChain.allocate(w, h)
+            chain.update(base, Rect(0, 0, w, h))
+            # A change in one corner touches one pixel of the 1x1 level, not the rest.
+            base2 = base.copy()
+            base2[-1, -1] ^= 0xFF
+            changed = chain.update(base2, Rect(w - 1, h - 1, 1, 1))
+        finally:
+            accel.set_pure(before)
+        chains.append((chain, changed))
+    (a, ca), (b, cb) = chains
+    assert ca == cb and all(np.array_equal(x, y) for x, y in zip(a.levels, b.levels, strict=True))
+    if a.levels:
+        assert a.levels[-1].shape[:2] == (1, 1)
+        assert all(r.area == 1 for r in ca[-3:]) and len(ca) <= len(a.levels)

@@ -62,6 +62,13 @@ class RenderFigures:
     uploaded_bytes: int
     memory: MemoryFigures | None = None  # this process at the end (servers excluded)
     framebuffer_bytes: int = 0  # the sessions' framebuffers together
+    upload: Spread | None = None  # CPU time of each frame's uploads (mipmap levels included)
+    layout: str = "prism"
+    filter: str = "trilinear"
+    mipmap_bytes: int = 0  # the faces' mipmap levels kept on the CPU
+    background_fps: float = 0.0  # the update cap of every face but the front one
+    front_bytes_per_s: float = 0.0  # what the front session received
+    background_bytes_per_s: float = 0.0  # what each other session received, on average
 
     @property
     def fps(self) -> float:
@@ -75,13 +82,18 @@ class RenderFigures:
         ww, wh = self.window
         return [
             f"setup: {self.faces} faces of {sw}x{sh} demo scenes at up to {self.server_fps:g} "
-            f"updates/s, window {ww}x{wh}, {self.seconds:.1f} s measured",
+            f"updates/s, window {ww}x{wh}, {self.layout} layout, filter {self.filter}, "
+            f"{self.seconds:.1f} s measured",
             f"fps: {self.fps:.1f} ({self.frames} frames)",
             f"frame interval: {spread(self.interval)}",
             "update-to-screen latency: " + spread(
                 self.latency, f" ({self.latency.count} updates)" if self.latency else ""),
             f"decode: {spread(self.decode)}",
-            f"upload: {self.uploaded_bytes / self.seconds / 1e6:.1f} MB/s",
+            f"upload: {spread(self.upload, ' per frame')}, "
+            f"{self.uploaded_bytes / self.seconds / 1e6:.1f} MB/s",
+            f"received: front session {self.front_bytes_per_s / 1e3:.0f} kB/s, each "
+            f"background session {self.background_bytes_per_s / 1e3:.0f} kB/s (background_fps "
+            + (f"{self.background_fps:g})" if self.background_fps else "off)"),
             *self._memory_lines(),
         ]
 
@@ -92,8 +104,9 @@ class RenderFigures:
         mb = 1e6
         return [
             f"memory: peak RSS {m.peak_rss / mb:.0f} MB (GL driver code {m.driver_code / mb:.0f} "
-            f"MB of it), framebuffers {self.framebuffer_bytes / mb:.1f} MB, target "
-            f"{m.target(self.framebuffer_bytes) / mb:.0f} MB",
+            f"MB of it), framebuffers {self.framebuffer_bytes / mb:.1f} MB, mipmaps "
+            f"{self.mipmap_bytes / mb:.1f} MB, "
+            f"target {m.target(self.framebuffer_bytes) / mb:.0f} MB",
         ]
 
     def as_dict(self) -> dict[str, object]:
@@ -105,6 +118,10 @@ class RenderFigures:
 
         return {
             "faces": self.faces, "scene_size": list(self.scene_size),
+            "layout": self.layout, "filter": self.filter, "upload": ms(self.upload),
+            "mipmap_bytes": self.mipmap_bytes, "background_fps": self.background_fps,
+            "front_bytes_per_s": round(self.front_bytes_per_s),
+            "background_bytes_per_s": round(self.background_bytes_per_s),
             "window": list(self.window), "server_fps": self.server_fps,
             "seconds": round(self.seconds, 3), "frames": self.frames,
             "fps": round(self.fps, 2), "latency": ms(self.latency),
@@ -169,8 +186,12 @@ def bench_render(
     max_fps: int = 60,
     warmup: float = 1.0,
     in_process: bool = False,
-) -> RenderFigures:
-    """Show `faces` demo desktops on a wall in a window on $DISPLAY and measure it.
+    layout: str = "prism",
+    filters: tuple[str, ...] = ("trilinear",),
+    background_fps: float = 0.0,
+) -> list[RenderFigures]:
+    """Show `faces` demo desktops on a wall in a window on $DISPLAY and measure it, once
+    per minification filter in `filters`, one after the other on the same sessions.
 
     Raises vncwall.wall.WindowError when no OpenGL 3.3 window opens, RuntimeError when
     the sessions do not all show a first frame in time.
@@ -186,9 +207,11 @@ def bench_render(
     stamps: deque[tuple[float, float]] = deque()  # (received_at, decoded_at), worker -> us
 
     class StampedRenderer(WallRenderer):
-        """Takes the stamps of every update decoded so far just before uploading."""
+        """Takes the stamps of every update decoded so far just before uploading, and
+        times the upload."""
 
         taken: list[tuple[float, float]] = []  # noqa: RUF012 - replaced per upload
+        took = 0.0
 
         def upload(self, faces: list[FaceView]) -> int:
             taken = []
@@ -196,24 +219,30 @@ def bench_render(
                 while True:
                     taken.append(stamps.popleft())
             self.taken = taken
-            return super().upload(faces)
+            t0 = time.perf_counter()
+            n = super().upload(faces)
+            self.took = time.perf_counter() - t0
+            return n
 
     def on_event(session: Session, event: ev.Event) -> None:
         # Only once the face shows the session: before that, no upload includes its damage.
         if isinstance(event, ev.UpdateEnd) and session.status().first_frame:
             stamps.append((event.received_at, event.decoded_at))
 
+    results = []
     with demo_servers(faces, scene_size, server_fps, in_process) as addresses:
         sessions = tuple(
             SessionConfig(name=f"demo-{i + 1}", address=parse_address(a))
             for i, a in enumerate(addresses)
         )
-        config = Config(WallConfig(fullscreen=False, labels=False, size=window), sessions)
+        config = Config(WallConfig(fullscreen=False, labels=False, size=window, layout=layout,
+                                   filter=filters[0], background_fps=background_fps), sessions)
         wall = Wall(config)
         viewport = open_window(window, fullscreen=False)
         try:
             renderer = StampedRenderer()
             renderer.show_labels = False
+            renderer.set_filter(filters[0])
             wall.renderer = renderer
             for s in wall.sessions:
                 s.listeners.append(on_event)
@@ -228,37 +257,54 @@ def bench_render(
                 wall.frame(viewport, time.monotonic())
                 pygame.display.flip()
                 clock.tick(max_fps)
-            latencies: list[float] = []
-            decodes: list[float] = []
-            ends: list[float] = []
-            uploaded = 0
-            start = time.monotonic() + warmup
-            stop = start + seconds
-            while True:
-                pygame.event.pump()
-                uploaded_now = wall.frame(viewport, time.monotonic())
-                pygame.display.flip()
-                GL.glFinish()
-                end = time.monotonic()
-                if end >= stop:
-                    break
-                if end >= start:
-                    ends.append(end)
-                    uploaded += uploaded_now
-                    for received, decoded in renderer.taken:
-                        latencies.append(end - received)
-                        decodes.append(decoded - received)
-                clock.tick(max_fps)
-            memory = memory_figures()
-            fb_bytes = sum(fb.pixels.nbytes for s in wall.sessions
-                           if (fb := s.framebuffer) is not None)
+            for mode in filters:
+                renderer.set_filter(mode)  # every texture is uploaded whole once: warm-up
+                latencies: list[float] = []
+                decodes: list[float] = []
+                uploads: list[float] = []
+                ends: list[float] = []
+                uploaded = 0
+                start_bytes: list[int] = []
+                start = time.monotonic() + warmup
+                stop = start + seconds
+                while True:
+                    pygame.event.pump()
+                    uploaded_now = wall.frame(viewport, time.monotonic())
+                    pygame.display.flip()
+                    GL.glFinish()
+                    end = time.monotonic()
+                    if end >= stop:
+                        break
+                    if end >= start:
+                        if not ends:
+                            start_bytes = [s.bytes_received for s in wall.sessions]
+                        ends.append(end)
+                        uploaded += uploaded_now
+                        uploads.append(renderer.took)
+                        for received, decoded in renderer.taken:
+                            latencies.append(end - received)
+                            decodes.append(decoded - received)
+                    clock.tick(max_fps)
+                span = (ends[-1] - ends[0]) if len(ends) > 1 else seconds
+                got = [(s.bytes_received - b) / span
+                       for s, b in zip(wall.sessions, start_bytes, strict=False)]
+                others = [g for i, g in enumerate(got) if i != wall.front]
+                fb_bytes = sum(fb.pixels.nbytes for s in wall.sessions
+                               if (fb := s.framebuffer) is not None)
+                mip_bytes = sum(t.mips.nbytes for t in renderer.textures if t.mips is not None)
+                results.append(RenderFigures(
+                    faces=faces, scene_size=scene_size, window=viewport,
+                    server_fps=server_fps,
+                    seconds=(ends[-1] - ends[0]) if len(ends) > 1 else seconds,
+                    frames=max(len(ends) - 1, 0), latency=Spread.of(latencies),
+                    interval=Spread.of(list(np.diff(ends))), decode=Spread.of(decodes),
+                    uploaded_bytes=uploaded, memory=memory_figures(),
+                    framebuffer_bytes=fb_bytes, upload=Spread.of(uploads), layout=layout,
+                    filter=mode, mipmap_bytes=mip_bytes, background_fps=background_fps,
+                    front_bytes_per_s=got[wall.front] if got else 0.0,
+                    background_bytes_per_s=sum(others) / len(others) if others else 0.0,
+                ))
         finally:
             wall.stop()
             pygame.display.quit()
-    return RenderFigures(
-        faces=faces, scene_size=scene_size, window=viewport, server_fps=server_fps,
-        seconds=(ends[-1] - ends[0]) if len(ends) > 1 else seconds, frames=max(len(ends) - 1, 0),
-        latency=Spread.of(latencies), interval=Spread.of(list(np.diff(ends))),
-        decode=Spread.of(decodes), uploaded_bytes=uploaded, memory=memory,
-        framebuffer_bytes=fb_bytes,
-    )
+    return results

@@ -451,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     _view_options(snap)
     snap.set_defaults(func=cmd_snapshot)
     demo = sub.add_parser("demo", help="built-in demo servers on a spinning wall (no setup)")
-    demo.add_argument("--sides", type=int_in(1, 16, "the number of sides"), default=6,
+    demo.add_argument("--sides", type=int_in(1, 64, "the number of sides"), default=6,
                       help="number of sessions (default 6)")
     demo.add_argument("--window", action="store_true", help="a window instead of fullscreen")
     demo.add_argument("--size", type=_size, help="window size WxH")

@@ -81,19 +81,42 @@ def cmd_bench_render(args: argparse.Namespace) -> int:
     from .wall import WindowError
 
     try:
-        figures = bench_render(
+        runs = bench_render(
             faces=args.faces, seconds=args.seconds, window=args.size,
             scene_size=args.scene_size, server_fps=args.server_fps, max_fps=args.max_fps,
-            warmup=args.warmup, in_process=args.in_process,
+            warmup=args.warmup, in_process=args.in_process, layout=args.layout,
+            filters=args.filter, background_fps=args.background_fps,
         )
     except (WindowError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
-    if args.json:
-        print(json.dumps(figures.as_dict()), flush=True)
-    else:
+    for i, figures in enumerate(runs):
+        if args.json:
+            print(json.dumps(figures.as_dict()), flush=True)
+            continue
+        if i:
+            print(flush=True)
         for line in figures.lines():
             print(line, flush=True)
+    if len(runs) > 1 and not args.json:
+        base = runs[-1]
+        print(flush=True)
+        print("side by side: " + ", ".join(
+            f"{r.filter} {r.fps:.1f} fps" + (
+                f" ({(r.fps / base.fps - 1) * 100:+.0f}% against {base.filter})"
+                if r is not base and base.fps > 0 else "")
+            for r in runs), flush=True)
     return EXIT_OK
+
+
+def _filters(text: str) -> tuple[str, ...]:
+    from .render.texture import FILTERS
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in FILTERS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: filters are a comma-separated list of {', '.join(FILTERS)}")
+    return names
 
 
 def _fps(text: str) -> float:
@@ -142,7 +165,7 @@ def add_commands(subparsers: Any) -> None:
         "decode time (last byte arrived to update decoded), upload rate; medians and "
         "95th percentiles after a warm-up.",
     )
-    render.add_argument("--faces", type=int_in(1, 16, "the number of faces"), default=4,
+    render.add_argument("--faces", type=int_in(1, 64, "the number of faces"), default=4,
                         help="demo sessions on the wall (default 4)")
     render.add_argument("--seconds", type=_seconds, default=5.0,
                         help="measured time after the warm-up (default 5)")
@@ -156,6 +179,16 @@ def add_commands(subparsers: Any) -> None:
                         help="most updates a second each demo server sends (default 30)")
     render.add_argument("--max-fps", type=int_in(1, 1000, "the frame rate cap"), default=60,
                         help="frame rate cap of the render loop, as `vncwall run` (default 60)")
+    render.add_argument("--layout", choices=("prism", "grid"), default="prism",
+                        help="how the faces are laid out (default prism)")
+    render.add_argument("--filter", type=_filters, default=("trilinear",),
+                        metavar="F[,F...]",
+                        help="minification filter(s): anisotropic, trilinear, linear; with "
+                        "several, each is measured in turn on the same sessions, e.g. "
+                        "anisotropic,linear for filtered and unfiltered side by side")
+    render.add_argument("--background-fps", type=float, default=0.0, metavar="FPS",
+                        help="cap the update rate of every face but the front one, as "
+                        "[wall] background_fps (default 0: no cap)")
     render.add_argument("--in-process", action="store_true",
                         help="run the demo servers in this process (they then share its GIL)")
     render.add_argument("--json", action="store_true", help="one JSON object instead")

@@ -48,6 +48,7 @@ class SessionConfig:
     client_key: Path | None = None
     via: str | None = None  # "[user@]gateway[:port]": reach the server through `ssh -W`
     resize_remote: bool = False  # ask the server to match the face's pixel size
+    background_fps: float | None = None  # this session's cap when not in front (None: [wall]'s)
 
     def credentials(self) -> Credentials:
         """Read the secret now (files may change between reconnects)."""
@@ -95,7 +96,7 @@ class SessionConfig:
 
 
 LAYOUTS = ("prism", "grid")
-FILTERS = ("anisotropic", "trilinear", "linear")  # [wall] filter (render/texture.py)
+FILTERS = ("trilinear", "anisotropic", "linear")  # [wall] filter (render/texture.py)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ class WallConfig:
     skip_down: bool = False
     display: int = 0  # which monitor the fullscreen window opens on
     hud: bool = False  # whether the status HUD shows at start (a hotkey toggles it)
-    filter: str = "anisotropic"  # minification of shrunk faces: one of FILTERS
+    filter: str = "trilinear"  # minification of shrunk faces: one of FILTERS
+    background_fps: float = 0.0  # update-rate cap of every session but the front one (0: none)
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ def _wall(source: str, table: dict[str, Any]) -> WallConfig:
         display=r.integer("display", 0, 63) or 0,
         hud=r.boolean("hud", False),
         filter=_choice(r, "filter", FILTERS, WallConfig.filter),
+        background_fps=r.number("background_fps", 0.0, 0.0, 1000.0),
     )
     r.finish()
     return wall
@@ -362,6 +365,8 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
         client_key=client_key,
         via=_via(r, address),
         resize_remote=r.boolean("resize_remote", False),
+        background_fps=(None if "background_fps" not in table
+                        else r.number("background_fps", 0.0, 0.0, 1000.0)),
     )
     r.finish()
     return session

@@ -102,6 +102,7 @@ class Session:
         self.listeners: list[Callable[[Session, ev.Event], None]] = []
         self.meter = Meter()
         self.attempts = 0  # connection attempts so far (reconnects: attempts - 1)
+        self.max_fps = 0.0  # update-rate cap the wall wants (set_max_fps; 0: none)
         # resize_remote: the size the wall wants (any thread sets it, the worker asks).
         self._desktop_wanted: tuple[int, int] | None = None
         self._desktop_asked: tuple[int, int] | None = None  # on this connection
@@ -194,6 +195,15 @@ class Session:
         self.submit(lambda c: c.pointer_event(buttons, x, y))
 
     # --- worker thread -------------------------------------------------------------
+    def set_max_fps(self, fps: float) -> None:
+        """Cap this session's updates at `fps` a second (0: no cap), from any thread;
+        the worker paces its requests accordingly."""
+        if fps != self.max_fps:
+            self.max_fps = fps
+            conn = self._conn
+            if conn is not None:
+                conn.wake()
+
     def _set(self, **changes: object) -> None:
         with self._lock:
             current = self._status.__dict__ | changes
@@ -244,8 +254,17 @@ class Session:
         try:
             if self._stop.is_set():
                 return
+            capped = 0.0  # the cap the client paces by
             while not self._stop.is_set():
-                for event in conn.pump(0.25):
+                wait = 0.25
+                if client.connected:
+                    if self.max_fps != capped:
+                        capped = self.max_fps
+                        client.set_max_rate(capped)
+                    due = client.tick()
+                    if due > 0.0:
+                        wait = min(wait, due)
+                for event in conn.pump(wait):
                     self._handle(client, event)
                 self.meter.bytes_seen(time.monotonic(), self.bytes_received)
                 while self._inputs and client.connected:

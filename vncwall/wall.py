@@ -443,6 +443,7 @@ class Wall:
             self.renderer.show_labels = self.config.wall.labels
             self.renderer.set_filter(self.config.wall.filter)
         self.renderer.ensure(len(self.sessions))
+        self.pace_updates()
         faces = self.face_views(now)
         uploaded = self.renderer.upload(faces)
         scene = self.scene(viewport, now, theta)
@@ -451,6 +452,14 @@ class Wall:
         self._draw_hud(viewport, now)
         self.frames += 1
         return uploaded
+
+    def pace_updates(self) -> None:
+        """Cap every session's update rate but the front one's at its background_fps
+        (the session's own, else [wall]'s; 0: no cap); the front one is never capped."""
+        default = self.config.wall.background_fps
+        for i, s in enumerate(self.sessions):
+            own = s.config.background_fps
+            s.set_max_fps(0.0 if i == self.front else default if own is None else own)
 
     def _draw_hud(self, viewport: tuple[int, int], now: float) -> None:
         if not self.hud_on:

@@ -264,6 +264,21 @@ class RFBClient:
         fb = self._require_fb()
         self.flow.next_update(fb.width, fb.height)
 
+    def set_max_rate(self, fps: float) -> None:
+        """Cap updates at `fps` a second (0: no cap); see Flow.set_max_rate."""
+        fb = self._require_fb()
+        self.flow.set_max_rate(fps, fb.width, fb.height)
+
+    def tick(self) -> float:
+        """Send a paced update request that is due; seconds until the next one is (0:
+        none waits). The session's worker calls it between reads."""
+        fb = self.framebuffer
+        if fb is None:
+            return 0.0
+        now = self.clock()
+        self.flow.tick(now, fb.width, fb.height)
+        return self.flow.due_in(now)
+
     @property
     def continuous(self) -> bool:
         """Whether the server sends updates continuously (no requests needed)."""

@@ -18,6 +18,13 @@ Follows rfbproto 'EnableContinuousUpdates', 'EndOfContinuousUpdates', 'ClientFen
   ClientFence, one at a time, after each decoded update while updates are continuous;
   its answer gives the round trip including every update queued before it.
 
+- A rate cap (`set_max_rate`, for a session the wall shows small or at the back) paces
+  requests: the next one goes out no sooner than 1/fps after the last, and while capped
+  continuous updates are switched off (EnableContinuousUpdates with enable = 0; its
+  EndOfContinuousUpdates answer is expected, not taken as the server stopping), so the
+  server encodes and sends only what is asked for. Lifting the cap asks again at once
+  and switches continuous updates back on.
+
 Latency of an update is the time from sending the request it answers (oldest request
 first) to the end of its decoding; continuous updates answer no request, the fences
 measure them instead. Time comes from an injected clock; no I/O here.
@@ -66,20 +73,75 @@ class Flow:
         self._origin: float | None = None  # request time of the update being decoded
         self._fence_seq = 0
         self._fence_out: tuple[int, float] | None = None  # (sequence, sent at)
+        self.min_interval = 0.0  # seconds between our requests at least (0: no cap)
+        self._last_request: float | None = None
+        self._deferred = False  # a paced request is waiting for its time
+        self._disabling = 0  # our EnableContinuousUpdates(off) not yet answered
 
     # --- outgoing --------------------------------------------------------------------
     def request(self, incremental: bool, rect: Rect) -> None:
         """Send a FramebufferUpdateRequest and note when, for the latency of its answer."""
         self._send(messages.update_request(incremental, rect.x, rect.y, rect.w, rect.h))
-        self._requests.append(self._clock())
+        self._last_request = self._clock()
+        self._requests.append(self._last_request)
 
     def next_update(self, width: int, height: int) -> None:
-        """Make sure another update will come: ask for it unless updates are continuous."""
-        if not self.continuous:
+        """Make sure another update will come: ask for it unless updates are continuous
+        (under a rate cap, once the cap allows: `tick` sends it then)."""
+        if self.continuous:
+            return
+        if self.due_in(self._clock(), pending=True) > 0.0:
+            self._deferred = True
+            return
+        self._deferred = False
+        self.request(True, Rect(0, 0, width, height))
+
+    def set_max_rate(self, fps: float, width: int, height: int) -> None:
+        """Cap updates at `fps` a second (0 lifts the cap), for a `width` x `height`
+        framebuffer."""
+        interval = 1.0 / fps if fps > 0 else 0.0
+        if interval == self.min_interval:
+            return
+        self.min_interval = interval
+        if interval > 0.0:
+            if self.continuous:
+                self._send(messages.enable_continuous_updates(False, 0, 0, width, height))
+                self._disabling += 1
+                self.continuous = False
+                self._emit(ev.ContinuousUpdates(False))  # the session asks for the next one
+            return
+        if self._deferred:
+            self._deferred = False
             self.request(True, Rect(0, 0, width, height))
+        if self.continuous_supported and self.want_continuous and not self.continuous:
+            self._start_continuous(width, height)
+
+    def due_in(self, now: float, pending: bool = False) -> float:
+        """Seconds until the deferred request may go (0: now); 0 when none is deferred,
+        unless `pending` asks about one that would be."""
+        if not (self._deferred or pending) or self.min_interval <= 0.0:
+            return 0.0
+        if self._last_request is None:
+            return 0.0
+        return max(0.0, self._last_request + self.min_interval - now)
+
+    def tick(self, now: float, width: int, height: int) -> None:
+        """Send the deferred request (for a `width` x `height` framebuffer) if its time
+        has come."""
+        if self._deferred and self.due_in(now) <= 0.0:
+            self._deferred = False
+            if not self.continuous:
+                self.request(True, Rect(0, 0, width, height))
 
     def _enable(self, width: int, height: int) -> None:
         self._send(messages.enable_continuous_updates(True, 0, 0, width, height))
+
+    def _start_continuous(self, width: int, height: int) -> None:
+        self._enable(width, height)
+        self.continuous = True
+        # The server forgets incremental requests now; none of them will be answered.
+        self._requests.clear()
+        self._emit(ev.ContinuousUpdates(True))
 
     def _send_fence(self, now: float) -> None:
         self._fence_seq = (self._fence_seq + 1) & 0xFFFFFFFF
@@ -103,14 +165,13 @@ class Flow:
         return latency
 
     def end_of_continuous_updates(self, width: int, height: int) -> None:
+        if self._disabling:  # the answer to our own switching off, for a rate cap
+            self._disabling -= 1
+            return
         if not self.continuous_supported:
             self.continuous_supported = True
-            if self.want_continuous:
-                self._enable(width, height)
-                self.continuous = True
-                # The server forgets incremental requests now; none of them will be answered.
-                self._requests.clear()
-                self._emit(ev.ContinuousUpdates(True))
+            if self.want_continuous and self.min_interval <= 0.0:
+                self._start_continuous(width, height)
         elif self.continuous:
             self.continuous = False
             self._emit(ev.ContinuousUpdates(False))

@@ -61,9 +61,11 @@ class WallRenderer:
         self.cursors: list[ImageTexture] = []
         self._geometry = b""
         self.show_labels = True
-        self.filter = "anisotropic"  # minification, one of texture.FILTERS (set_filter)
+        self.filter = "trilinear"  # minification, one of texture.FILTERS (set_filter)
         self._samplers: dict[str, int] = {}  # per filter, made when first used
-        self._exact = make_sampler("linear")  # for faces that are not shrunk (face.frag)
+        self._exact = make_sampler("linear")  # for faces that are not shrunk (draw)
+        self._face_samplers: list[int] = []
+        self._largest: list[float] = []  # per face, last frame: its largest edge scale
         GL.glBindVertexArray(self.vao)
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
         stride = 5 * 4
@@ -111,11 +113,14 @@ class WallRenderer:
     def upload(self, faces: list[FaceView]) -> int:
         """Bring every face's texture up to date; returns the bytes uploaded."""
         total = 0
-        for tex, face in zip(self.textures, faces, strict=False):
+        for i, (tex, face) in enumerate(zip(self.textures, faces, strict=False)):
             if face.framebuffer is None:
                 continue
+            # A face drawn at half size or less everywhere (judged from the last frame,
+            # with a margin) never samples level 0: its upload waits until it is needed.
+            small = i < len(self._largest) and self._largest[i] <= HALF_SIZE
             try:
-                total += tex.sync(face.framebuffer)
+                total += tex.sync(face.framebuffer, skip_base=small)
             except GLError as exc:  # one session's picture must not take the wall down
                 tex.size = (0, 0)
                 tex.error = f"cannot show this desktop: {exc.description!r}"
@@ -151,12 +156,14 @@ class WallRenderer:
         GL.glUniform1i(p.loc("screen"), 0)
         GL.glUniform1i(p.loc("label"), 1)
         GL.glUniform1i(p.loc("cursor"), 2)
-        GL.glUniform1i(p.loc("screen_exact"), 3)
         sampler = self._samplers.get(self.filter)
         if sampler is None:
             sampler = self._samplers[self.filter] = make_sampler(self.filter)
-        GL.glBindSampler(0, sampler)
-        GL.glBindSampler(3, self._exact)
+        # A face drawn at least as large as its pixels (1:1 zoom, magnified) samples level
+        # 0 alone, so it is exact whatever the filter does (anisotropic filters differ).
+        scales, self._largest = face_scales(
+            scene, mvp, viewport, [t.size for t in self.textures[:n]])
+        self._face_samplers = [self._exact if k >= NOT_SHRUNK else sampler for k in scales]
         GL.glBindVertexArray(self.vao)
         if scene.outline is not None:
             GL.glUniform1i(p.loc("has_screen"), 0)
@@ -193,9 +200,7 @@ class WallRenderer:
             for i, first, count in spans:
                 self._draw_span(i, first, count, shown[i], float(scene.alphas[i]))
         GL.glBindVertexArray(0)
-        GL.glBindSampler(0, 0)  # texture units go back to the textures' own parameters
-        GL.glBindSampler(3, 0)
-        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindSampler(0, 0)  # the unit goes back to the textures' own parameters
         return scene.order
 
     def _draw_span(self, i: int, first: int, count: int,
@@ -210,10 +215,9 @@ class WallRenderer:
         if cursor[0] > -2.0:
             GL.glActiveTexture(GL.GL_TEXTURE2)
             GL.glBindTexture(GL.GL_TEXTURE_2D, self.cursors[i].id)
-        GL.glActiveTexture(GL.GL_TEXTURE3)
-        GL.glBindTexture(GL.GL_TEXTURE_2D, tex.id)
         GL.glActiveTexture(GL.GL_TEXTURE0)
         GL.glBindTexture(GL.GL_TEXTURE_2D, tex.id)
+        GL.glBindSampler(0, self._face_samplers[i])
         has_screen = face.framebuffer is not None and tex.size[0] > 0
         GL.glUniform1i(p.loc("has_screen"), int(has_screen))
         GL.glUniform3f(p.loc("placeholder"), *face.placeholder)
@@ -246,6 +250,46 @@ class WallRenderer:
         x0 = (c.pos[0] - c.hot[0]) / fb.width
         y0 = (c.pos[1] - c.hot[1]) / fb.height
         return (x0, y0, x0 + cw / fb.width, y0 + ch / fb.height)
+
+
+NOT_SHRUNK = 0.98  # screen pixels per texel (by area) from which a face is drawn unfiltered
+HALF_SIZE = 0.4  # largest edge scale (screen/texel) below which level 0 is not sampled
+
+
+def face_scales(scene: Scene, mvp: np.ndarray, viewport: tuple[int, int],
+                sizes: Sequence[tuple[int, int]]) -> tuple[list[float], list[float]]:
+    """Per face, from its pieces' projected corners: the screen pixels it covers per
+    texel it shows (by area; 1 at 1:1, below 1 when shrunk), and the largest ratio of an
+    edge's length on screen to its length in texels."""
+    screen = [0.0] * len(sizes)
+    texels = [0.0] * len(sizes)
+    largest = [0.0] * len(sizes)
+    w, h = viewport
+    for piece in scene.pieces:
+        v = piece.vertices
+        clip = np.hstack([v[:, :3], np.ones((len(v), 1))]) @ mvp.T
+        if np.any(clip[:, 3] <= 1e-9):
+            continue  # behind the eye: not drawn at 1:1 anyway
+        x = clip[:, 0] / clip[:, 3] * (w / 2)
+        y = clip[:, 1] / clip[:, 3] * (h / 2)
+        tw, th = sizes[piece.face]
+        screen[piece.face] += abs(_area(x, y))
+        texels[piece.face] += abs(_area(v[:, 3], v[:, 4])) * tw * th
+        on_screen = np.hypot(np.diff(x, append=x[:1]), np.diff(y, append=y[:1]))
+        in_texels = np.hypot(np.diff(v[:, 3], append=v[:1, 3]) * tw,
+                             np.diff(v[:, 4], append=v[:1, 4]) * th)
+        edges = on_screen[in_texels > 1.0] / in_texels[in_texels > 1.0]
+        if edges.size:
+            largest[piece.face] = max(largest[piece.face], float(edges.max()))
+        else:
+            largest[piece.face] = np.inf  # a sliver: judge it unshrunk
+    areas = [s / t if t > 0 else 0.0 for s, t in zip(screen, texels, strict=True)]
+    return areas, largest
+
+
+def _area(x: np.ndarray, y: np.ndarray) -> float:
+    """Signed area of a polygon (shoelace)."""
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
 
 
 def clear(viewport: tuple[int, int], background: tuple[float, float, float]) -> None:
