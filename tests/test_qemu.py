@@ -414,4 +414,4 @@ def test_sasl_scram_outside_x509_is_not_offered(tmp_path_factory: pytest.TempPat
                         sasl_mechs="scram-sha-256") as server:
         result = cli(server, tmp_path)
         assert result.returncode == 5, result.stderr
-        assert "SASL mechanism list of 0 bytes" in result.one_line()
+        assert "the server offers no SASL mechanism" in result.one_line()

@@ -53,7 +53,11 @@ class SaslExchange:
         if creds.username is None or creds.password is None:
             raise AuthError("the server requires a username and password (SASL)")
         (length,) = struct.unpack(">I", (yield 4))
-        if not 0 < length <= MAX_MECHLIST:
+        if length == 0:
+            raise ProtocolError(
+                "the server offers no SASL mechanism (QEMU offers none that lacks an "
+                "encryption layer outside X509 TLS: use digest-md5, or X509SASL)")
+        if length > MAX_MECHLIST:
             raise ProtocolError(f"SASL mechanism list of {length} bytes")
         text = server_text((yield length).rstrip(b"\0"), MAX_MECHLIST)
         offered = [m.upper() for m in re.split(r"[\s,]+", text) if m]
