@@ -374,13 +374,14 @@ def demo_config(addresses: list[str], names: list[str], fullscreen: bool) -> Con
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.server import DemoServer
+    from .bench_render import demo_servers
     from .wall import Wall, WindowError
 
     with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(DemoServer(i)) for i in range(args.sides)]
-        cfg = demo_config([s.address for s in servers], [f"demo-{i + 1}" for i in
-                                                         range(args.sides)], not args.window)
+        # In a child process: with its own GIL the servers do not slow the wall's drawing.
+        addresses = stack.enter_context(demo_servers(args.sides, (1280, 800), 30.0))
+        cfg = demo_config(addresses, [f"demo-{i + 1}" for i in range(args.sides)],
+                          not args.window)
         wall = Wall(_with_view(cfg, args))
         _kiosk(wall, args, stack)
         _signals(wall, stack)

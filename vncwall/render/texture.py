@@ -14,18 +14,31 @@ and a face drawn 1:1, sample level 0 exactly as without mipmaps.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import numpy as np
 from OpenGL import GL
 from OpenGL.error import GLError
-from OpenGL.raw.GL.VERSION import GL_1_0, GL_1_1
+from OpenGL.platform import PLATFORM
 
 from ..net.framebuffer import Framebuffer, Rect
 from ..net.pixelformat import U8Array
 from .mipmap import MipChain
 
-_pixel_store = GL_1_0.glPixelStorei  # the raw entry points: see _upload
-_sub_image = GL_1_1.glTexSubImage2D
+
+def _entry(name: str, result: Any, *args: Any) -> Any:
+    """libGL's `name`, called straight through ctypes: no PyOpenGL wrapper or error
+    check, and the GIL kept (PYFUNCTYPE). Each wrapped call costs ~0.1 ms and hands the
+    GIL to the session threads (~5 ms when they are busy); a frame of many mipmapped
+    faces makes hundreds of upload calls. Errors are read once per sync instead."""
+    address = ctypes.cast(getattr(PLATFORM.GL, name), ctypes.c_void_p).value
+    return ctypes.PYFUNCTYPE(result, *args)(address)
+
+
+_u, _i = ctypes.c_uint, ctypes.c_int
+_pixel_store = _entry("glPixelStorei", None, _u, _i)
+_sub_image = _entry("glTexSubImage2D", None, _u, _i, _i, _i, _i, _i, _u, _u, ctypes.c_void_p)
+_get_error = _entry("glGetError", _u)
 
 # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6 core; the same enum as EXT_texture_filter_anisotropic).
 MAX_ANISOTROPY = 0x84FE
@@ -72,25 +85,23 @@ def make_sampler(mode: str) -> int:
 
 
 def _upload(level: int, rect: Rect, pixels: U8Array) -> None:
-    """Upload `rect` of a level's C-contiguous (h, w, 4) array, in place: no copy.
-
-    Through PyOpenGL's raw entry points with a pointer to the rectangle's first pixel:
-    the wrapped ones cost ~0.1 ms a call in Python, and a frame of 36 mipmapped faces
-    makes hundreds of these calls.
-    """
+    """Upload `rect` of a level's C-contiguous (h, w, 4) array, in place: no copy (GL
+    is given a pointer to the rectangle's first pixel and the level's row length)."""
     h, w = int(pixels.shape[0]), int(pixels.shape[1])
     if not (pixels.flags.c_contiguous and pixels.dtype == np.uint8 and pixels.shape[2] == 4
             and rect.x >= 0 and rect.y >= 0 and rect.x + rect.w <= w and rect.y + rect.h <= h):
         raise ValueError(f"cannot upload {rect} of a {w}x{h} level")
     _pixel_store(GL.GL_UNPACK_ROW_LENGTH, w)
     _sub_image(GL.GL_TEXTURE_2D, level, rect.x, rect.y, rect.w, rect.h, GL.GL_RGBA,
-               GL.GL_UNSIGNED_BYTE, ctypes.c_void_p(pixels.ctypes.data + (rect.y * w + rect.x) * 4))
+               GL.GL_UNSIGNED_BYTE, pixels.ctypes.data + (rect.y * w + rect.x) * 4)
 
 
 def _reset_unpack() -> None:
+    """Back to tightly packed rows (skips are never set here, and stay 0)."""
     _pixel_store(GL.GL_UNPACK_ROW_LENGTH, 0)
-    _pixel_store(GL.GL_UNPACK_SKIP_PIXELS, 0)
-    _pixel_store(GL.GL_UNPACK_SKIP_ROWS, 0)
+    error = int(_get_error())
+    if error:
+        raise GLError(err=error, description=f"GL error 0x{error:x} while uploading".encode())
 
 
 class SessionTexture:
