@@ -32,6 +32,8 @@ def _entry(name: str, result: Any, *args: Any) -> Any:
     GIL to the session threads (~5 ms when they are busy); a frame of many mipmapped
     faces makes hundreds of upload calls. Errors are read once per sync instead."""
     address = ctypes.cast(getattr(PLATFORM.GL, name), ctypes.c_void_p).value
+    if address is None:
+        raise RuntimeError(f"libGL has no {name}")
     return ctypes.PYFUNCTYPE(result, *args)(address)
 
 
