@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,15 +42,20 @@ class WallProcess:
 
 
 @contextlib.contextmanager
-def wall_process(display: XDisplay, config: Path, size: tuple[int, int],
-                 log: Path) -> Iterator[WallProcess]:
-    """Run the wall in a window of `size` on `display` until its window shows; stop it after."""
+def wall_process(display: XDisplay, config: Path, size: tuple[int, int], log: Path,
+                 extra_args: Sequence[str] = (),
+                 extra_env: Mapping[str, str] | None = None) -> Iterator[WallProcess]:
+    """Run the wall in a window of `size` on `display` until its window shows; stop it after.
+
+    `extra_args` go after `vncwall run ...` (e.g. --control, --status-json, --metrics);
+    `extra_env` is added to its environment."""
     env = display.env()
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra_env or {})
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "vncwall", "run", "--config", str(config), "--window",
-             "--size", f"{size[0]}x{size[1]}"],
+             "--size", f"{size[0]}x{size[1]}", *extra_args],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:

@@ -22,6 +22,24 @@ class ConfigError(Exception):
     """A config file problem, as one line: 'FILE: KEY: what is wrong'."""
 
 
+def read_credential(name: str) -> str:
+    """The first line of systemd credential `name` ($CREDENTIALS_DIRECTORY/NAME, as
+    LoadCredential= or LoadCredentialEncrypted= provide it); ConfigError if there is none."""
+    if not name or name in (".", "..") or "/" in name:
+        raise ConfigError(f"{name!r} is not a credential name (no '/', not '.' or '..')")
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise ConfigError(f"credential {name!r}: $CREDENTIALS_DIRECTORY is not set (run the "
+                          f"wall under systemd with LoadCredential={name}:/path/to/secret)")
+    path = Path(directory) / name
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"credential {name!r}: cannot read {path}: {exc.strerror} "
+                          f"(is there a LoadCredential={name}:... line?)") from None
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     """One face of the wall: a server and how to talk to it."""
@@ -30,6 +48,7 @@ class SessionConfig:
     address: Address
     password_file: Path | None = None
     password_env: str | None = None
+    password_credential: str | None = None  # systemd: $CREDENTIALS_DIRECTORY/NAME
     username: str | None = None
     view_only: bool = False
     shared: bool = True
@@ -63,6 +82,8 @@ class SessionConfig:
                 ) from None
         elif self.password_env is not None:
             password = os.environ.get(self.password_env)
+        elif self.password_credential is not None:
+            password = read_credential(self.password_credential)
         return Credentials(password=password, username=self.username)
 
     def client_options(self) -> ClientOptions:
@@ -285,8 +306,17 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
     name = r.string("name") or address_text
     password_file = r.string("password_file")
     password_env = r.string("password_env")
-    if password_file is not None and password_env is not None:
-        raise r.fail("password_env", "give password_file or password_env, not both")
+    password_credential = r.string("password_credential")
+    given = [k for k, v in (("password_file", password_file), ("password_env", password_env),
+                            ("password_credential", password_credential)) if v is not None]
+    if len(given) > 1:
+        raise r.fail(given[1], f"give only one of {', '.join(given)}, not "
+                     + ("both" if len(given) == 2 else "all three"))
+    if password_credential is not None:
+        try:
+            read_credential(password_credential)
+        except ConfigError as exc:
+            raise r.fail("password_credential", str(exc)) from None
     pw_path = None
     if password_file is not None:
         pw_path = Path(password_file).expanduser()
@@ -347,6 +377,7 @@ def _session(source: str, index: int, table: dict[str, Any], base: Path) -> Sess
         address=address,
         password_file=pw_path,
         password_env=password_env,
+        password_credential=password_credential,
         username=r.string("username"),
         view_only=r.boolean("view_only", False),
         shared=r.boolean("shared", True),
