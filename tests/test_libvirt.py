@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from tests.libvirtd import PRIVILEGED, Guest, Libvirtd, libvirtd, why_no_libvirtd
+from tests.servers import ServerPool
 from tests.sshd import SshGateway, ssh_children
 from tests.waiting import waiter
+from tests.wallkit import OPAQUE_GRID, WallOpener, render
 from vncwall.capture import capture
 from vncwall.config import SessionConfig
 from vncwall.libvirt import LibvirtError, parse_display
@@ -173,6 +175,58 @@ def test_session_follows_a_restarted_guest(daemon: Libvirtd) -> None:
         assert fb is not None
         with fb.lock:
             np.testing.assert_array_equal(fb.pixels[..., :3], after)
+
+
+def test_a_drawn_wall_follows_a_restarted_guest(
+    daemon: Libvirtd, open_wall: WallOpener, server_pool: ServerPool
+) -> None:
+    """On a real wall (GL, zoomed 1:1): the guest's face is its screen; destroyed, the face
+    says why while the Xvnc beside it stays live; started again on another port, the face
+    is the new screen."""
+    guest = daemon.define("wall")
+    guest.start()
+    before = guest.picture()
+    old_port = guest.port()
+    xvnc = server_pool.get("tigervnc")
+    size = (800, 500)
+    x0, y0 = 80, 50  # one_to_one((800, 500), 640, 400)
+    with contextlib.ExitStack() as stack:
+        wall = stack.enter_context(open_wall(
+            [daemon.address(guest.name), xvnc], reconnect_max_seconds=1.0,
+            connect_timeout=10.0, **OPAQUE_GRID))
+        t = time.monotonic()
+        wall.toggle_zoom(t)
+        t += 1.0
+        image = render(wall, size, t)
+        np.testing.assert_array_equal(image[y0 : y0 + 400, x0 : x0 + 640], before)
+        old_fb = wall.sessions[0].framebuffer
+        guest.destroy()
+        deadline = time.monotonic() + 60
+        while NOT_RUNNING not in wall.sessions[0].status().reason:
+            assert time.monotonic() < deadline, wall.sessions[0].status()
+            wall.frame(size, t)  # the wall keeps drawing meanwhile
+            time.sleep(0.05)
+        assert wall.sessions[1].status().state is State.LIVE
+        holder = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", old_port))
+        holder.listen()
+        guest.start()
+        assert guest.port() != old_port
+        after = guest.picture()
+        deadline = time.monotonic() + 60
+        while not (wall.sessions[0].status().state is State.LIVE
+                   and wall.sessions[0].status().first_frame):
+            assert time.monotonic() < deadline, wall.sessions[0].status()
+            wall.frame(size, t)
+            time.sleep(0.05)
+        image = render(wall, size, t)
+        np.testing.assert_array_equal(image[y0 : y0 + 400, x0 : x0 + 640], after)
+        # What is drawn is the new connection's framebuffer, not the old one's picture.
+        new_fb = wall.sessions[0].framebuffer
+        assert wall.renderer is not None and new_fb is not None and new_fb is not old_fb
+        assert wall.renderer.textures[0].source is new_fb
+        assert wall.sessions[1].status().state is State.LIVE
 
 
 # --- a remote libvirt host, its display reached through ssh -----------------------------------

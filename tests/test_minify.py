@@ -21,7 +21,7 @@ import pytest
 from tests.servers import ServerPool, VncServer, vnc_server
 from tests.wallkit import OPAQUE_GRID, WallOpener, render
 from vncwall.net.framebuffer import Framebuffer, Rect
-from vncwall.render.mipmap import MipChain, box_numpy
+from vncwall.net.mipmap import MipChain, box_numpy
 from vncwall.wall import Wall
 
 F64 = npt.NDArray[np.float64]
@@ -189,13 +189,20 @@ def test_a_small_change_uploads_a_small_piece_of_each_level(
         whole = tex.sync(fb)
         assert tex.mips is not None and len(tex.mips.levels) == 10  # 960x540 ... 1x1
         assert whole == 1920 * 1080 * 4 + tex.mips.nbytes
+        assert fb.keep_levels and fb.mips is tex.mips  # the framebuffer keeps them now
         fb.put(1001, 333, 37, 21, rng.integers(0, 256, (21, 37, 4), dtype=np.uint8))
-        small = tex.sync(fb)
+        # Mid-update the render thread uploads level 0 and computes nothing itself ...
+        assert tex.sync(fb) == 37 * 21 * 4
+        # ... the writer's end of the update recomputes the levels, the next sync sends them.
+        fb.end_update()
+        levels_only = tex.sync(fb)
+        small = 37 * 21 * 4 + levels_only
         # Level l changes over about (37 / 2^l + 1) x (21 / 2^l + 1) pixels.
         bound = sum((37 // 2**lv + 2) * (21 // 2**lv + 2) * 4 for lv in range(11))
         print(f"a 37x21 change uploads {small} bytes over 11 levels "
               f"(level 0 alone: {37 * 21 * 4}; whole texture: {whole})")
         assert 37 * 21 * 4 < small <= bound, (small, bound)
+        assert tex.sync(fb) == 0  # nothing more changed
         # Every level on the GPU is what recomputing the whole chain from level 0 gives.
         full = MipChain.allocate(1920, 1080)
         below = fb.pixels
@@ -206,6 +213,7 @@ def test_a_small_change_uploads_a_small_piece_of_each_level(
             below = want
         # Drawn at half size or less: level 0's damage waits, the levels above go up.
         fb.put(10, 20, 64, 32, rng.integers(0, 256, (32, 64, 4), dtype=np.uint8))
+        fb.end_update()
         waited = tex.sync(fb, skip_base=True)
         assert tex.base_level == 1 and tex.base_stale == Rect(10, 20, 64, 32)
         assert 0 < waited < 64 * 32 * 4
@@ -243,3 +251,42 @@ def test_compiled_and_numpy_levels_agree_and_end_at_one_pixel(size: tuple[int, i
     if a.levels:
         assert a.levels[-1].shape[:2] == (1, 1)
         assert all(r.area == 1 for r in ca[-3:]) and len(ca) <= len(a.levels)
+
+
+def test_a_live_sessions_levels_are_computed_on_its_own_thread(
+    open_wall: WallOpener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real Xvnc desktop shown 4.5 times smaller samples levels 1 and up only; when the
+    desktop changes, the tile follows, and the levels were recomputed by the session's
+    thread (the render thread computed a chain only when it allocated the texture)."""
+    import threading
+
+    calls: list[tuple[str, Rect]] = []
+    update = MipChain.update
+
+    def traced(self: MipChain, base: npt.NDArray[np.uint8], rect: Rect) -> list[Rect]:
+        calls.append((threading.current_thread().name, rect))
+        return update(self, base, rect)
+
+    monkeypatch.setattr(MipChain, "update", traced)
+    size = (300, 200)
+    with vnc_server("tigervnc", scene=False) as server, \
+            open_wall([server], **OPAQUE_GRID) as wall:
+        for colour, want in (("#c00000", (192, 0, 0)), ("#0000a0", (0, 0, 160))):
+            done = server.x("xsetroot", "-solid", colour)
+            assert done.returncode == 0, done.stderr
+            deadline = time.monotonic() + 20
+            while True:
+                t = tile(render(wall, size, time.monotonic()), wall, size).astype(np.float64)
+                if np.abs(t.mean(axis=(0, 1)) - want).max() <= 2:
+                    break
+                assert time.monotonic() < deadline, t.mean(axis=(0, 1))
+        tex = wall.renderer.textures[0] if wall.renderer is not None else None
+        assert tex is not None and tex.base_level == 1  # level 0 was never needed
+    main = threading.main_thread().name
+    on_main = [r for name, r in calls if name == main]
+    elsewhere = [r for name, r in calls if name != main]
+    print(f"level recomputations: {len(elsewhere)} on the session's thread, "
+          f"{len(on_main)} on the render thread")
+    assert elsewhere, calls
+    assert all((r.x, r.y, r.w, r.h) == (0, 0, 1280, 800) for r in on_main), on_main

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 import numpy as np
@@ -57,9 +57,10 @@ def demo_wall() -> Iterator[tuple[Wall, list[DemoServer]]]:
 
 
 @contextlib.contextmanager
-def live_wall(display: XDisplay, servers: list[VncServer], monkeypatch: pytest.MonkeyPatch,
-              **wall: object) -> Iterator[Wall]:
-    """A started wall with a hidden window (GL context) whose sessions all have a picture."""
+def live_wall(display: XDisplay, servers: Sequence[VncServer | str],
+              monkeypatch: pytest.MonkeyPatch, **wall: object) -> Iterator[Wall]:
+    """A started wall with a hidden window (GL context) whose sessions all have a picture;
+    a session is a test server or an address (e.g. `libvirt:NAME`)."""
     monkeypatch.setenv("DISPLAY", display.display_name)
     monkeypatch.delenv("XAUTHORITY", raising=False)
     monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
@@ -70,7 +71,8 @@ def live_wall(display: XDisplay, servers: list[VncServer], monkeypatch: pytest.M
     settings: dict[str, object] = {"labels": False, "fullscreen": False,
                                    "background": (0.0, 0.0, 0.0)} | wall
     cfg = Config(WallConfig(**settings),  # type: ignore[arg-type]
-                 tuple(SessionConfig(name=f"s{i}", address=parse_address(s.address))
+                 tuple(SessionConfig(name=f"s{i}", address=parse_address(
+                           s if isinstance(s, str) else s.address))
                        for i, s in enumerate(servers)))
     w = Wall(cfg)
     open_window((64, 64), fullscreen=False, hidden=True)

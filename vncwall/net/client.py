@@ -499,6 +499,7 @@ class RFBClient:
                 used.add(enc)
             else:
                 yield from self._pseudo_rect(x, y, w, h, enc)
+        self._require_fb().end_update()  # its mipmap levels, when the renderer keeps them
         now = self.clock()
         latency = self.flow.update_ended(now)
         self._events.append(

@@ -4,39 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ProtocolError
 from .pixelformat import U8Array
+from .rect import Rect as Rect
+
+if TYPE_CHECKING:  # mipmap's box filter lives in the decoders' accelerator, which imports us
+    from .mipmap import MipChain
 
 MAX_SIDE = 16384  # widest or tallest desktop accepted
 MAX_PIXELS = 8192 * 8192  # 256 MiB of RGBX; ClientOptions.max_pixels can change it
-
-
-@dataclass(frozen=True)
-class Rect:
-    """An axis-aligned rectangle in framebuffer pixels."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @property
-    def area(self) -> int:
-        return self.w * self.h
-
-    def union(self, other: Rect) -> Rect:
-        if self.area == 0:
-            return other
-        if other.area == 0:
-            return self
-        x0, y0 = min(self.x, other.x), min(self.y, other.y)
-        x1 = max(self.x + self.w, other.x + other.w)
-        y1 = max(self.y + self.h, other.y + other.h)
-        return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 class Framebuffer:
@@ -45,6 +25,11 @@ class Framebuffer:
     Writes and `take_damage` are serialised by `lock`, so the render thread sees a
     consistent array and size; pixel tearing inside one frame is accepted, as in any
     VNC viewer.
+
+    While `keep_levels` is set (the renderer sets it for a mipmapped texture), the
+    writer's `end_update` recomputes the mipmap levels (`mips`) over what the update
+    damaged, on the writer's thread, and records each level's changed rectangle for
+    `take_level_damage_locked`: the render thread only uploads.
     """
 
     def __init__(self, width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
@@ -54,6 +39,10 @@ class Framebuffer:
         self.generation = 0
         # Damaged bounds as x0, y0, x1, y1 (kept as ints: decoders add damage per rectangle).
         self._damage: tuple[int, int, int, int] | None = None
+        self.keep_levels = False
+        self.mips: MipChain | None = None
+        self._level_pending: tuple[int, int, int, int] | None = None  # not yet in `mips`
+        self._level_damage: list[Rect] = []  # per level 1, 2, ...: changed, not yet taken
         self.resize(width, height)
 
     @property
@@ -82,7 +71,9 @@ class Framebuffer:
             new[:h, :w] = self.pixels[:h, :w]
             self.pixels = new
             self.generation += 1
-            self._damage = (0, 0, width, height)
+            self._damage = self._level_pending = (0, 0, width, height)
+            self.mips = None
+            self._level_damage = []
 
     def check(self, x: int, y: int, w: int, h: int, what: str = "rectangle") -> None:
         """Raise ProtocolError unless the rectangle lies inside the framebuffer."""
@@ -93,13 +84,8 @@ class Framebuffer:
 
     def damage(self, x: int, y: int, w: int, h: int) -> None:
         """Record that a region changed (caller holds `lock` or is the only writer)."""
-        d = self._damage
-        if d is None or d[0] == d[2] or d[1] == d[3]:  # none yet, or an empty one
-            self._damage = (x, y, x + w, y + h)
-        elif w and h:
-            self._damage = (
-                min(d[0], x), min(d[1], y), max(d[2], x + w), max(d[3], y + h)
-            )
+        self._damage = _grow(self._damage, x, y, w, h)
+        self._level_pending = _grow(self._level_pending, x, y, w, h)
 
     def put(self, x: int, y: int, w: int, h: int, rgbx: U8Array) -> None:
         """Write a block of w*h RGBX pixels (any shape that reshapes to (h, w, 4))."""
@@ -131,6 +117,53 @@ class Framebuffer:
         """`take_damage` for a caller that already holds `lock`."""
         d, self._damage = self._damage, None
         return None if d is None else Rect(d[0], d[1], d[2] - d[0], d[3] - d[1])
+
+    def end_update(self) -> None:
+        """The writer finished a batch of writes (one FramebufferUpdate): bring the
+        mipmap levels up to date while `keep_levels` is set, else drop them."""
+        with self.lock:
+            self.refresh_levels_locked()
+
+    def refresh_levels_locked(self) -> None:
+        """`end_update`'s work for a caller that holds `lock`; the renderer calls it for
+        a texture it (re)allocates before the writer has run it."""
+        if not self.keep_levels:
+            self.mips = None
+            self._level_damage = []
+            return
+        from .mipmap import MipChain
+
+        h, w = self.pixels.shape[:2]
+        if self.mips is None or (self.mips.width, self.mips.height) != (w, h):
+            self.mips = MipChain.allocate(w, h)
+            self._level_pending = (0, 0, w, h)
+            self._level_damage = []
+        d, self._level_pending = self._level_pending, None
+        if d is None or d[2] <= d[0] or d[3] <= d[1]:
+            return
+        changed = self.mips.update(self.pixels, Rect(d[0], d[1], d[2] - d[0], d[3] - d[1]))
+        kept = self._level_damage
+        for level, rect in enumerate(changed):
+            if level < len(kept):
+                kept[level] = kept[level].union(rect)
+            else:
+                kept.append(rect)
+
+    def take_level_damage_locked(self) -> list[Rect]:
+        """Return and clear the changed rectangle of mipmap level 1, 2, ... (caller holds
+        `lock`); what is in `mips` over them is what to upload."""
+        taken, self._level_damage = self._level_damage, []
+        return taken
+
+
+def _grow(d: tuple[int, int, int, int] | None, x: int, y: int, w: int,
+          h: int) -> tuple[int, int, int, int] | None:
+    """Bounds `d` (x0, y0, x1, y1) grown by a w x h rectangle at x, y."""
+    if d is None or d[0] == d[2] or d[1] == d[3]:  # none yet, or an empty one
+        return (x, y, x + w, y + h)
+    if w and h:
+        return (min(d[0], x), min(d[1], y), max(d[2], x + w), max(d[3], y + h))
+    return d
 
 
 class Coverage:

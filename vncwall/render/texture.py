@@ -1,9 +1,10 @@
 """Session textures: allocated once per size, then only damaged regions are uploaded.
 
 The minification filter is one of FILTERS:
-- "trilinear" (the default): a full mipmap chain, kept by `MipChain` for the damaged
-  rectangles only, sampled trilinearly; the picture is predictable to the pixel, and
-  on Mesa's llvmpipe it draws as fast as "linear" (the small levels sample faster).
+- "trilinear" (the default): a full mipmap chain, kept by the framebuffer's `MipChain`
+  for the damaged rectangles only (on the session's thread), sampled trilinearly; the
+  picture is predictable to the pixel, and on Mesa's llvmpipe it draws as fast as
+  "linear" (the small levels sample faster).
 - "anisotropic": the same plus anisotropic filtering where GL offers it: sharper faces
   seen at an angle, nearly free on a GPU, about a third of the frame rate on llvmpipe.
 - "linear": level 0 only (the fastest; shrunk faces alias).
@@ -22,8 +23,8 @@ from OpenGL.error import GLError
 from OpenGL.platform import PLATFORM
 
 from ..net.framebuffer import Framebuffer, Rect
+from ..net.mipmap import MipChain
 from ..net.pixelformat import U8Array
-from .mipmap import MipChain
 
 
 def _entry(name: str, result: Any, *args: Any) -> Any:
@@ -152,8 +153,10 @@ class SessionTexture:
         kept for later and the texture samples from level 1 up: for a wall of small
         faces that is most of the upload. Without it, kept damage is uploaded first.
         """
+        fb.keep_levels = self.mipmapped  # the session's thread computes them from now on
         with fb.lock:
             damage = fb.take_damage_locked()
+            level_damage = fb.take_level_damage_locked()
             pixels = fb.pixels
             generation = fb.generation
         h, w = pixels.shape[:2]
@@ -165,7 +168,8 @@ class SessionTexture:
         whole = fb is not self.source or generation != self.generation or (w, h) != self.size
         skip_base = skip_base and self.mips is not None and len(self.mips.levels) > 0
         owed = self.base_stale is not None and not skip_base
-        if not whole and (damage is None or damage.area == 0) and not owed:
+        if not whole and (damage is None or damage.area == 0) and not owed \
+                and not level_damage:
             return 0
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
         _pixel_store(GL.GL_UNPACK_ALIGNMENT, 4)
@@ -173,16 +177,18 @@ class SessionTexture:
             # New connection or resize: reallocate and upload everything.
             self.source, self.generation, self.size = fb, generation, (w, h)
             self.base_stale = None
-            n = self._allocate(pixels)
+            n = self._allocate(fb, pixels)
             self._set_base(0)
         else:
-            # The damaged rectangle straight out of the whole array (no copy), then the
-            # same part of every mipmap level.
+            # The damaged rectangle straight out of the whole array (no copy), then what
+            # the session's thread recomputed of every mipmap level.
             n = 0
-            if damage is not None and damage.area and skip_base:
-                stale = self.base_stale
-                self.base_stale = damage if stale is None else stale.union(damage)
-                self._set_base(1)
+            if skip_base:
+                if damage is not None and damage.area:
+                    stale = self.base_stale
+                    self.base_stale = damage if stale is None else stale.union(damage)
+                if self.base_stale is not None:
+                    self._set_base(1)
             else:
                 region = damage if damage is not None and damage.area else None
                 if self.base_stale is not None:
@@ -193,10 +199,11 @@ class SessionTexture:
                     _upload(0, region, pixels)
                     n += region.area * 4
                 self._set_base(0)
-            if damage is not None and damage.area and self.mips is not None:
-                for level, rect in enumerate(self.mips.update(pixels, damage), 1):
-                    _upload(level, rect, self.mips.levels[level - 1])
-                    n += rect.area * 4
+            if self.mips is not None:
+                for level, rect in enumerate(level_damage, 1):
+                    if level <= len(self.mips.levels):
+                        _upload(level, rect, self.mips.levels[level - 1])
+                        n += rect.area * 4
             _reset_unpack()
         self.bytes_uploaded += n
         return int(n)
@@ -206,7 +213,7 @@ class SessionTexture:
             self.base_level = level
             GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_BASE_LEVEL, level)
 
-    def _allocate(self, pixels: U8Array) -> int:
+    def _allocate(self, fb: Framebuffer, pixels: U8Array) -> int:
         """(Re)create every level for `pixels` and upload it all; returns the bytes."""
         h, w = int(pixels.shape[0]), int(pixels.shape[1])
         _reset_unpack()
@@ -217,8 +224,14 @@ class SessionTexture:
             self.mips = None
             GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAX_LEVEL, 0)
             return n
-        self.mips = MipChain.allocate(w, h)
-        self.mips.update(pixels, Rect(0, 0, w, h))
+        with fb.lock:  # levels the session's thread has not computed yet are done here
+            fb.refresh_levels_locked()
+            fb.take_level_damage_locked()  # all of it goes up below
+            mips = fb.mips
+        if mips is None or (mips.width, mips.height) != (w, h):  # resized meanwhile
+            mips = MipChain.allocate(w, h)
+            mips.update(pixels, Rect(0, 0, w, h))
+        self.mips = mips
         for level, data in enumerate(self.mips.levels, 1):
             lh, lw = data.shape[:2]
             GL.glTexImage2D(GL.GL_TEXTURE_2D, level, GL.GL_RGBA8, lw, lh, 0, GL.GL_RGBA,

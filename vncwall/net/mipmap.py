@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..net.decoders import accel
-from ..net.framebuffer import Rect
-from ..net.pixelformat import U8Array
+from .decoders import accel
+from .pixelformat import U8Array
+from .rect import Rect
 
 
 def level_count(width: int, height: int) -> int:
