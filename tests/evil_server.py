@@ -288,6 +288,34 @@ def _fake_jpeg(w: int, h: int) -> bytes:
     return b"\xff\xd8" + sof + b"\x00" * 32
 
 
+def png_image(rgb: bytes, w: int, h: int) -> bytes:
+    """A minimal RGB PNG (filter 0 rows, one IDAT), as TightPNG servers send."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    rows = b"".join(b"\0" + rgb[y * w * 3 : (y + 1) * w * 3] for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+# A 4096x4096 desktop and whole-screen operations that cost a few bytes each.
+BIG = 4096
+_BIG_COPY = rect(0, 0, BIG, BIG, Encoding.COPYRECT, struct.pack(">HH", 0, 0))
+_BIG_FILL = rect(0, 0, BIG, BIG, Encoding.RRE, struct.pack(">I", 0) + bytes(4))
+_FLIPS = (rect(0, 0, BIG, BIG, Encoding.DESKTOP_SIZE)
+          + rect(0, 0, BIG, BIG - 1, Encoding.DESKTOP_SIZE))
+_OVERLAPS = rect(0, 0, BIG, BIG, Encoding.RRE, struct.pack(">I", 60000) + bytes(4)
+                 + (bytes(4) + struct.pack(">HHHH", 0, 0, BIG, BIG)) * 60000)
+PNG_PIXELS = bytes(range(48)) * (8 * 8 * 3 // 48)  # an 8x8 RGB picture
+
+
+def _unknown_types(n: int, width: int) -> bytes:
+    """n security types (width 1) or VeNCrypt subtypes (width 4) that nobody knows."""
+    start = 200 if width == 1 else 1000  # 200-254 are unassigned RFB types
+    return b"".join(((start + i % 55) if width == 1 else start + i).to_bytes(width, "big")
+                    for i in range(n))
+
+
 def _cases() -> dict[str, Case]:
     h = handshake()
     px = _pixel()
@@ -433,6 +461,46 @@ def _cases() -> dict[str, Case]:
             [h, update(raw_rect(0, 0, 64, 48))[:500], Close()], 3, "closed the connection"),
         "closed-at-once": Case([Close()], 3, "closed the connection"),
         "update-flood": Case([h, Repeat(full_frame())], 0, "captured 64x48"),
+        # long lists that once made a reason too wide for a GL texture
+        "many-security-types": Case([b"RFB 003.008\n\xff" + _unknown_types(255, 1)],
+                                    5, r"in common .*and 47 more unknown\)"),
+        "many-vencrypt-subtypes": Case(
+            [b"RFB 003.008\n\x01\x13\x00\x02\x00\xff" + _unknown_types(255, 4)],
+            5, r"no VeNCrypt subtype in common .*and 247 more unknown\)"),
+        # empty desktops: nothing to capture (the wall shows them as empty)
+        "empty-desktop": Case([handshake(100, 0), update()], 5, r"desktop is empty \(100x0\)"),
+        "empty-desktop-0x0": Case([handshake(0, 0), update()], 5, r"desktop is empty \(0x0\)"),
+        "empty-after-resize": Case(
+            [h, update(rect(0, 0, 100, 0, Encoding.EXTENDED_DESKTOP_SIZE,
+                            struct.pack(">B3x", 1) + struct.pack(">IHHHHI", 0, 0, 0, 100, 0, 0))),
+             update()], 5, r"desktop is empty \(100x0\)"),
+        # work amplification: whole-screen operations for a few bytes each, one update
+        "copyrect-amplification": Case(
+            [handshake(BIG, BIG), update(count=0xFFFF), _BIG_COPY * 50000],
+            5, "costs far more than its bytes", timeout=8.0),
+        "rre-fill-amplification": Case(
+            [handshake(BIG, BIG), update(count=0xFFFF), _BIG_FILL * 50000],
+            5, "costs far more than its bytes", timeout=8.0),
+        "desktop-size-flips": Case(
+            [handshake(BIG, BIG), update(count=0xFFFF), _FLIPS * 25000],
+            5, "costs far more than its bytes", timeout=8.0),
+        "rre-overlapping-subrects": Case(
+            [handshake(BIG, BIG), update(_OVERLAPS)], 5, "costs far more than its bytes",
+            timeout=8.0),
+        # ... and across updates nobody asked for
+        "unasked-update-chain": Case(
+            [handshake(BIG, BIG), update(_BIG_COPY, _BIG_COPY) * 4,
+             Repeat(update(_BIG_COPY, _BIG_COPY))],
+            5, "costs far more than its bytes", timeout=8.0),
+        # unasked pseudo-encodings that real servers send: handled, not fatal
+        "qemu-pointer-type-change": Case(
+            [h, update(rect(0, 0, 0, 0, Encoding.QEMU_POINTER_MOTION_CHANGE), raw_rect(0, 0, 64, 48))],
+            0, "captured 64x48"),
+        "tight-png": Case(
+            [handshake(8, 8), update(rect(0, 0, 8, 8, Encoding.TIGHT_PNG, b"\xa0"
+                                          + compact_length(len(png_image(PNG_PIXELS, 8, 8)))
+                                          + png_image(PNG_PIXELS, 8, 8)))],
+            0, "captured 8x8"),
     }
 
 

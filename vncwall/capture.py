@@ -36,6 +36,7 @@ def capture(
     start = time.monotonic()
     deadline = start + timeout
     client = RFBClient(options)
+    client.deadline = deadline  # also checked while decoding, not only between reads
     used: set[int] = set()
     covered: Coverage | None = None
     with dial(address, via, client, timeout) as conn:

@@ -22,7 +22,7 @@ from .config import Config, ConfigError, load_config, loose_password_files
 from .net.address import AddressError, parse_address
 from .net.client import ClientOptions
 from .net.constants import ENCODING_NAMES, Encoding
-from .net.errors import VncError, server_text
+from .net.errors import ProtocolError, VncError, server_text
 from .net.pixelformat import DEPTH_FORMATS
 from .net.security import METHOD_NAMES, Credentials, parse_method, parse_methods
 from .trust import TrustStore, default_known_hosts, parse_fingerprint
@@ -195,7 +195,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
     shot = capture(address, options, args.timeout, via=args.via)
     h, w = shot.pixels.shape[:2]
     if w == 0 or h == 0:
-        raise UsageError("the server's desktop is empty (0 pixels); nothing to write")
+        raise ProtocolError(f"the server's desktop is empty ({w}x{h}); nothing to write")
     try:
         write_png(args.output, shot.pixels)
     except OSError as exc:

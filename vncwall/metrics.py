@@ -76,6 +76,9 @@ class _WallCollector(Collector):
                                          labels=["session"])
         info = GaugeMetricFamily("vncwall_session_info", "Session description",
                                  labels=["session", "address", "desktop_name", "encoding"])
+        unshown = GaugeMetricFamily("vncwall_session_display_error",
+                                    "1 if the wall cannot show the session's picture",
+                                    labels=["session"])
         for label, s in zip(labels, sessions, strict=True):
             st = s.status()
             up.add_metric([label], 1.0 if st.state is State.LIVE else 0.0)
@@ -85,7 +88,8 @@ class _WallCollector(Collector):
             received.add_metric([label], float(s.bytes_received))
             reconnects.add_metric([label], float(max(getattr(s, "attempts", 1) - 1, 0)))
             info.add_metric([label, s.address_text, st.desktop_name, s.stats().encoding], 1.0)
-        wall_metrics: list[Metric] = [up, state, updates, received, reconnects, info]
+            unshown.add_metric([label], 1.0 if st.display_error else 0.0)
+        wall_metrics: list[Metric] = [up, state, updates, received, reconnects, info, unshown]
         wall_metrics.append(GaugeMetricFamily("vncwall_wall_sessions", "Sessions on the wall",
                                               value=len(sessions)))
         wall_metrics.append(GaugeMetricFamily("vncwall_wall_front", "Index of the front session",

@@ -48,6 +48,8 @@ class Status:
     security: str = ""  # how the connection is protected, when that deserves a warning
     updates: int = 0
     first_frame: bool = False
+    display_error: str = ""  # why the wall cannot show this live session's picture
+
 
     def line(self, now: float | None = None) -> str:
         """The one-line state text drawn on the face."""
@@ -59,6 +61,8 @@ class Status:
             return f"disconnected: {self.reason}"
         if self.state in (State.CONNECTING, State.AUTHENTICATING) and self.reason:
             return f"{self.state.value} (last attempt: {self.reason})"
+        if self.state is State.LIVE and self.display_error:
+            return f"live, not shown: {self.display_error}"
         if self.state is State.LIVE and self.security:
             return f"live ({self.security})"
         return str(self.state.value)
@@ -194,6 +198,11 @@ class Session:
             self.cursor_pos = (x, y)  # drawn locally at once: no round trip
         self.submit(lambda c: c.pointer_event(buttons, x, y))
 
+    def set_display_error(self, reason: str) -> None:
+        """The wall's renderer says why it cannot show this session ("" once it can)."""
+        if self.status().display_error != reason:
+            self._set(display_error=reason)
+
     # --- worker thread -------------------------------------------------------------
     def set_max_fps(self, fps: float) -> None:
         """Cap this session's updates at `fps` a second (0: no cap), from any thread;
@@ -215,7 +224,7 @@ class Session:
             started = time.monotonic()
             self.attempts += 1
             # The last failure's reason stays until this attempt ends, for the face to show.
-            self._set(state=State.CONNECTING, first_frame=False, security="")
+            self._set(state=State.CONNECTING, first_frame=False, security="", display_error="")
             try:
                 self._connect_and_serve()
                 reason = "server closed the session"
@@ -337,6 +346,9 @@ class Session:
         elif isinstance(event, ev.CutText):
             serial = self.clipboard_in[0] + 1 if self.clipboard_in else 1
             self.clipboard_in = (serial, event.text)
+        elif isinstance(event, ev.PointerMode):
+            log.info("session %s: the server's pointer is now %s", self.name,
+                     "absolute" if event.absolute else "relative")
         elif isinstance(event, ev.LedState):
             serial = self.led_state[0] + 1 if self.led_state else 1
             self.led_state = (serial, event.state)

@@ -47,6 +47,7 @@ def session_entry(session: SessionLike) -> dict[str, Any]:
         "address": session.address_text,
         "state": st.state.value,
         "reason": st.reason,
+        "display_error": st.display_error,
         "desktop_name": st.desktop_name,
         "framebuffer": size,
         "first_frame": st.first_frame,
@@ -92,14 +93,19 @@ class StatusWriter:
         self._frames: tuple[float, int] | None = None  # (time, frames) at the last write
         self.fps = 0.0
         self._failed = False
+        self._last_call: float | None = None  # the previous update: one per frame
+        self._gap = 0.0  # the longest time between two updates since the last write
 
     def update(self, sessions: Sequence[SessionLike], frames: int, front: int,
                now: float | None = None) -> bool:
         """Write the file if it is due; returns whether it was written."""
         t = self.clock() if now is None else now
+        if self._last_call is not None:
+            self._gap = max(self._gap, t - self._last_call)
+        self._last_call = t
         entries = [session_entry(s) for s in sessions]
-        key = [(e["name"], e["state"], e["reason"], e["desktop_name"], e["framebuffer"],
-                e["first_frame"]) for e in entries]
+        key = [(e["name"], e["state"], e["reason"], e["display_error"], e["desktop_name"],
+                e["framebuffer"], e["first_frame"]) for e in entries]
         changed = key != self._last_key
         if not changed and self._last_write is not None and t - self._last_write < self.interval:
             return False
@@ -112,6 +118,7 @@ class StatusWriter:
             "version": FORMAT_VERSION,
             "time": time.time(),
             "fps": round(self.fps, 2),
+            "frame_gap_ms": round(1000.0 * self._gap, 1),
             "frames": frames,
             "front": front,
             "sessions": entries,
@@ -126,5 +133,6 @@ class StatusWriter:
         self._failed = False
         self._last_write = t
         self._last_key = key
+        self._gap = 0.0
         self.writes += 1
         return True

@@ -48,6 +48,12 @@ USER_INPUT_EVENTS = frozenset({
 })
 
 
+def fb_size(session: Session) -> str:
+    """'WxH' of a session's framebuffer, or '?'."""
+    fb = session.framebuffer
+    return "?" if fb is None else f"{fb.width}x{fb.height}"
+
+
 def _stop_all(sessions: list[Session]) -> None:
     for s in sessions:
         s.stop()
@@ -397,6 +403,9 @@ class Wall:
             fb = s.framebuffer if st.state is State.LIVE or st.first_frame else None
             live = st.state is State.LIVE and st.first_frame
             line = st.line(now)
+            if fb is not None and (fb.width == 0 or fb.height == 0):
+                fb, live = None, False  # nothing to draw: say so on the face
+                line = f"empty desktop ({fb_size(s)})"
             label = [f"{s.name}  \u00b7  {line}"] if live else [s.name, line]
             cursor = None
             shape, pos = s.cursor, s.cursor_pos
@@ -449,6 +458,8 @@ class Wall:
         scene = self.scene(viewport, now, theta)
         self.renderer.draw(faces, scene, self.camera(viewport, now), viewport,
                            self.config.wall.background, self.prism().aspects)
+        for session, error in zip(self.sessions, self.renderer.face_errors, strict=False):
+            session.set_display_error(error)
         self._draw_hud(viewport, now)
         self.frames += 1
         return uploaded

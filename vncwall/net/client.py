@@ -20,7 +20,8 @@ import numpy as np
 
 from . import events as ev
 from . import messages
-from .constants import MAX_FENCE_PAYLOAD, Encoding, ServerMsg
+from .budget import WorkBudget
+from .constants import MAX_FENCE_PAYLOAD, Encoding, ServerMsg, encoding_name
 from .decoders import DecodeContext, Decoder, make_decoders
 from .errors import AuthError, ConnectError, ProtocolError, VncError, server_text
 from .flow import Flow
@@ -141,6 +142,7 @@ class RFBClient:
         self.state = "waiting for the server's greeting"
         self.idle = False  # True between server messages, when silence is normal
         self.qemu_keys = False  # the server accepts QEMU Extended Key Events
+        self.pointer_absolute = True  # QEMU says otherwise with a pointer type change
         self.server_init_offset: int | None = None  # stream offset of ServerInit
         self.clip_caps = 0  # the server's Extended Clipboard caps flags; 0 = classic only
         self.clip_text_max = 0  # the largest text the server takes unasked (provide)
@@ -165,12 +167,19 @@ class RFBClient:
         self._raw_in = bytearray()
         self._plain_in = bytearray()
         self._wire = bytearray()
+        # Deadlines (clock values) checked while parsing, so that a stream that is
+        # expensive to decode cannot run past them between two socket reads:
+        # `deadline` always (a capture's --timeout), `handshake_deadline` until connected.
+        self.deadline: float | None = None
+        self.handshake_deadline: float | None = None
+        self.budget = WorkBudget(lambda: self._feeder.consumed)
         self._feeder = ByteFeeder(self._conversation())
 
     # --- I/O surface -------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
         """Parse bytes from the server; raises a VncError subclass on failure."""
         self._received_at = self.clock()
+        self._check_deadlines(self._received_at)
         if not self._careful and self._layer is None and not self._raw_in:
             self._deliver(data)
             return
@@ -191,6 +200,14 @@ class RFBClient:
                 chunk = bytes(source)
                 source.clear()
             self._deliver(chunk)
+
+    def _check_deadlines(self, now: float) -> None:
+        """ConnectError once a deadline has passed (see `deadline`)."""
+        if self.deadline is not None and now > self.deadline:
+            raise ConnectError(f"timed out while {self.state}")
+        if (self.handshake_deadline is not None and self.framebuffer is None
+                and now > self.handshake_deadline):
+            raise ConnectError(f"handshake not finished in time (while {self.state})")
 
     def _deliver(self, plain: bytes) -> None:
         if self.tap is not None:
@@ -431,6 +448,7 @@ class RFBClient:
         if name_len > MAX_NAME:
             raise ProtocolError(f"desktop name of {name_len} bytes is too long")
         self.name = server_text((yield name_len))
+        self.budget.frame(w, h, fill=True)
         self.framebuffer = Framebuffer(w, h, self.options.max_pixels)
         return w, h, server_pf
 
@@ -473,15 +491,16 @@ class RFBClient:
     def _framebuffer_update(self) -> Reader[None]:
         fb = self._require_fb()
         (count,) = struct.unpack(">xH", (yield 3))
-        self.flow.update_begun()
+        self.budget.update_begun(self.flow.update_begun(), self.clock())
         self._events.append(ev.UpdateBegin(count))
         painted: list[Rect] = []
         used: set[int] = set()
-        ctx = DecodeContext(fb, self.pixel_format, self.colour_map)
+        ctx = DecodeContext(fb, self.pixel_format, self.colour_map, self.budget)
         i = 0
         while count == 0xFFFF or i < count:
             i += 1
             x, y, w, h, enc = struct.unpack(">HHHHi", (yield 12))
+            self._check_deadlines(self.clock())
             if enc == Encoding.LAST_RECT:
                 break
             if i > MAX_RECTS:
@@ -491,6 +510,8 @@ class RFBClient:
                 fb = self._require_fb()
                 ctx.fb = fb
                 fb.check(x, y, w, h)
+                if not self.budget.pay(w * h):
+                    raise self.budget.error(f"a {w}x{h} {encoding_name(enc)} rectangle")
                 rect = Rect(x, y, w, h)
                 yield from decoder.decode(rect, ctx)
                 painted.append(rect)
@@ -535,6 +556,12 @@ class RFBClient:
         elif enc == Encoding.QEMU_LED_STATE:
             (state,) = yield 1
             self._events.append(ev.LedState(state & 7))
+        elif enc == Encoding.QEMU_POINTER_MOTION_CHANGE:
+            # No payload: x is 1 for an absolute pointer, 0 for a relative one. Without
+            # our asking, QEMU takes our absolute positions either way (as differences
+            # from the last one when relative), so there is nothing to change here.
+            self.pointer_absolute = x != 0
+            self._events.append(ev.PointerMode(self.pointer_absolute))
         else:
             raise ProtocolError(f"unsupported encoding {enc} in a framebuffer update")
 
@@ -542,7 +569,9 @@ class RFBClient:
         fb = self._require_fb()
         if (w, h) == (fb.width, fb.height):
             return
-        fb.resize(w, h)
+        fb.resize(w, h)  # refuses sizes beyond the limits first
+        self.budget.charge(w * h, f"a resize to {w}x{h}")
+        self.budget.frame(w, h)
         self._events.append(ev.Resized(w, h))
         self.flow.resized(w, h)
 
@@ -551,6 +580,7 @@ class RFBClient:
             raise ProtocolError(f"cursor of {w}x{h} exceeds {MAX_CURSOR}x{MAX_CURSOR}")
         if w and h and (x >= w or y >= h):
             raise ProtocolError(f"cursor hotspot {x},{y} outside its {w}x{h} image")
+        self.budget.charge(w * h, f"a {w}x{h} cursor")
 
     def _cursor(self, x: int, y: int, w: int, h: int) -> Reader[None]:
         self._check_cursor(x, y, w, h)

@@ -70,7 +70,9 @@ class Encoding(IntEnum):
     X_CURSOR = -240
     COMPRESS_LEVEL_0 = -256
     COMPRESS_LEVEL_9 = -247
+    QEMU_POINTER_MOTION_CHANGE = -257  # QEMU: the guest pointer became absolute/relative
     QEMU_EXTENDED_KEY = -258
+    TIGHT_PNG = -260  # Tight with PNG instead of basic compression (noVNC, QEMU, ESXi)
     QEMU_LED_STATE = -261
     DESKTOP_NAME = -307
     EXTENDED_DESKTOP_SIZE = -308

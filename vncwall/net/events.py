@@ -122,6 +122,14 @@ class LedState:
 
 
 @dataclass(frozen=True)
+class PointerMode:
+    """QEMU's pointer type change (sent by QEMU before 8.2 even unasked): whether the
+    guest's pointer is absolute (a tablet) or relative (a mouse, moved by differences)."""
+
+    absolute: bool
+
+
+@dataclass(frozen=True)
 class ColourMapChanged:
     first: int
     count: int
@@ -130,5 +138,5 @@ class ColourMapChanged:
 Event = (
     SecurityChosen | Connected | UpdateBegin | UpdateEnd | Resized | ResizeRefused
     | ContinuousUpdates | RoundTrip | NameChanged | CursorShape | PointerMoved | Bell | CutText
-    | ColourMapChanged | LedState
+    | ColourMapChanged | LedState | PointerMode
 )

@@ -151,8 +151,11 @@ class Flow:
         self.fences_sent += 1
 
     # --- incoming --------------------------------------------------------------------
-    def update_begun(self) -> None:
+    def update_begun(self) -> bool:
+        """An update starts arriving; whether it was asked for (by a request of ours, or
+        by continuous updates being on)."""
         self._origin = self._requests.popleft() if self._requests else None
+        return self._origin is not None or self.continuous
 
     def update_ended(self, now: float) -> float | None:
         """The update was decoded at `now`: its latency; sends a fence of ours if one is due."""

@@ -16,6 +16,7 @@ from .stream import Reader
 
 MIN_KEY_BITS = 2048
 MAX_KEY_BITS = 8192
+MAX_EXPONENT_BITS = 64  # public exponent; OpenSSL refuses larger ones for big moduli
 CLIENT_KEY_BITS = 2048
 MAX_FRAME = 8192  # plaintext bytes per AES-EAX message we send
 SUBTYPE_USER_PASS = 1
@@ -127,6 +128,9 @@ class RSAAESSecurity(SecurityHandler):
         e = int.from_bytes(e_raw, "big")
         if n.bit_length() != bits or n % 2 == 0 or not (3 <= e < n and e % 2 == 1):
             raise ProtocolError(f"{name}: the server's RSA key is malformed")
+        if e.bit_length() > MAX_EXPONENT_BITS:  # real keys use 65537; OpenSSL refuses more
+            raise ProtocolError(f"{name}: the server's RSA public exponent has "
+                                f"{e.bit_length()} bits (at most {MAX_EXPONENT_BITS})")
         server_key = struct.pack(">I", bits) + n_raw + e_raw
         trust = self.policy.trust
         if trust is None:
@@ -143,7 +147,10 @@ class RSAAESSecurity(SecurityHandler):
         client_key = encode_key(CLIENT_KEY_BITS, numbers.n, numbers.e)
         send(client_key)
         client_random = os.urandom(key_bits // 8)
-        encrypted = server_public.encrypt(client_random, padding.PKCS1v15())
+        try:
+            encrypted = server_public.encrypt(client_random, padding.PKCS1v15())
+        except ValueError as exc:
+            raise ProtocolError(f"{name}: cannot encrypt to the server's RSA key ({exc})") from None
         send(struct.pack(">H", len(encrypted)) + encrypted)
 
         (length,) = struct.unpack(">H", (yield 2))

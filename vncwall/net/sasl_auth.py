@@ -9,6 +9,7 @@ from . import sasl
 from .errors import AuthError, ProtocolError, server_text
 from .security import (
     ANON_TLS,
+    MAX_LISTED,
     NONE,
     SASL,
     VNC_AUTH,
@@ -18,6 +19,7 @@ from .security import (
     SecurityHandler,
     Send,
     method_label,
+    offered_labels,
     vnc_auth,
 )
 from .stream import Reader
@@ -63,8 +65,11 @@ class SaslExchange:
         offered = [m.upper() for m in re.split(r"[\s,]+", text) if m]
         ours = [m for m in sasl.MECHANISMS if m in offered and (m != "PLAIN" or self.within_tls)]
         if not ours:
+            listed = ", ".join(offered[:MAX_LISTED]) or "none"
+            if len(offered) > MAX_LISTED:
+                listed += f" and {len(offered) - MAX_LISTED} more"
             raise ProtocolError(f"no SASL mechanism in common (server offers "
-                                f"{', '.join(offered) or 'none'}; we run "
+                                f"{listed}; we run "
                                 f"{', '.join(sasl.MECHANISMS[:-1])}, and PLAIN inside TLS)")
         name = ours[0]
         host = getattr(self.policy.trust, "host", "") or "localhost"
@@ -153,7 +158,7 @@ class AnonTLSSecurity(SecurityHandler):
             if m in offered and (m != VNC_AUTH or creds.password is not None):
                 break
         else:
-            names = ", ".join(method_label(t) for t in offered)
+            names = offered_labels(offered)
             if VNC_AUTH in offered:
                 raise AuthError("the server requires a password and none was given")
             raise ProtocolError(f"no security type in common inside AnonTLS "

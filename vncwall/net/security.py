@@ -116,6 +116,22 @@ def method_label(method: int) -> str:
     return f"{name} ({method})" if name else f"unknown ({method})"
 
 
+MAX_LISTED = 8  # unknown types named in a refusal; the rest are counted
+
+
+def offered_labels(offered: Sequence[int]) -> str:
+    """What a server offers, for a refusal: every known type, the first few unknown
+    ones, and how many more (a hostile list of 255 stays one short line)."""
+    unique = list(dict.fromkeys(offered))
+    known = [t for t in unique if t in DISPLAY_NAMES]
+    unknown = [t for t in unique if t not in DISPLAY_NAMES]
+    shown = known + unknown[:MAX_LISTED]
+    text = ", ".join(method_label(t) for t in shown)
+    if len(unknown) > MAX_LISTED:
+        text += f" and {len(unknown) - MAX_LISTED} more unknown"
+    return text
+
+
 def parse_method(text: str) -> int:
     """A security method by name (case-insensitive); raises ValueError naming the known ones."""
     key = text.strip().lower().replace("-", "")
@@ -232,7 +248,7 @@ class Policy:
                 missing = missing or lack
                 continue
             return m
-        names = ", ".join(method_label(t) for t in (offered if shown is None else shown))
+        names = offered_labels(offered if shown is None else shown)
         if missing is not None:
             raise AuthError(f"the server requires {missing} and none was given")
         known = [t for t in offered if t in RANK]

@@ -99,6 +99,7 @@ class Connection:
         self._last_data = time.monotonic()
         self._opened = self._last_data
         self._probe_at: float | None = None  # when we asked a silent server to answer
+        client.handshake_deadline = self._opened + read_timeout  # checked while parsing too
 
     @classmethod
     def open(

@@ -12,7 +12,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 from ..net.pixelformat import U8Array
-from .labels import ImageTexture, font
+from .labels import MAX_TEXT_WIDTH, ImageTexture, fit_line, font
 from .shader import Program
 
 REFRESH_SECONDS = 0.25  # the text is rebuilt at most this often
@@ -25,6 +25,7 @@ TEXT_COLOUR = (255, 255, 255)
 Table = tuple[str, list[list[str]]]
 _CELLS: dict[tuple[str, int, tuple[int, int, int]], pygame.Surface] = {}
 CELL_CACHE = 1024  # rendered cells kept: names and headers repeat, figures mostly do not
+CELL_WIDTH = MAX_TEXT_WIDTH // 4  # pixels a cell may take (a long reason is cut)
 
 
 def _text(text: str, size: int, colour: tuple[int, int, int]) -> pygame.Surface:
@@ -34,7 +35,8 @@ def _text(text: str, size: int, colour: tuple[int, int, int]) -> pygame.Surface:
     if surface is None:
         if len(_CELLS) >= CELL_CACHE:
             _CELLS.clear()
-        surface = _CELLS[key] = font(size).render(text or " ", True, colour)
+        f = font(size)
+        surface = _CELLS[key] = f.render(fit_line(f, text, CELL_WIDTH) or " ", True, colour)
     return surface
 
 

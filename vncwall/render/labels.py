@@ -25,10 +25,35 @@ def font(size: int) -> pygame.font.Font:
     return loaded
 
 
-def render_text(lines: list[str], size: int = 40, pad: int = 10) -> U8Array:
-    """Lines of white text on a translucent dark box as an (h, w, 4) RGBA array."""
+MAX_LINE_CHARS = 200  # a label line is cut (with an ellipsis) beyond this
+MAX_TEXT_WIDTH = 4096  # nor may it be wider than this many pixels (any GL 3 texture holds it)
+
+
+def fit_line(f: pygame.font.Font, text: str, width: int) -> str:
+    """`text` on one line, cut with an ellipsis to MAX_LINE_CHARS and to `width` pixels."""
+    text = " ".join(text.split())  # one line: server text may carry any whitespace
+    if len(text) > MAX_LINE_CHARS:
+        text = text[: MAX_LINE_CHARS - 1] + "\u2026"
+    if f.size(text)[0] <= width:
+        return text
+    lo, hi = 0, len(text)  # the longest prefix that fits with its ellipsis: binary search
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if f.size(text[:mid] + "\u2026")[0] <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "\u2026"
+
+
+def render_text(lines: list[str], size: int = 40, pad: int = 10,
+                max_width: int = MAX_TEXT_WIDTH) -> U8Array:
+    """Lines of white text on a translucent dark box as an (h, w, 4) RGBA array, each
+    line cut to fit `max_width` pixels."""
     f = font(size)
-    rendered = [f.render(line or " ", True, (255, 255, 255)) for line in lines]
+    room = max(1, max_width - 2 * pad)
+    rendered = [f.render(fit_line(f, line, room) or " ", True, (255, 255, 255))
+                for line in lines]
     w = max(s.get_width() for s in rendered) + 2 * pad
     h = sum(s.get_height() for s in rendered) + 2 * pad
     box = pygame.Surface((w, h), pygame.SRCALPHA)
@@ -39,6 +64,16 @@ def render_text(lines: list[str], size: int = 40, pad: int = 10) -> U8Array:
         y += s.get_height()
     data = pygame.image.tobytes(box, "RGBA")
     return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 4)
+
+
+_MAX_TEXTURE: list[int] = []
+
+
+def max_texture_size() -> int:
+    """GL_MAX_TEXTURE_SIZE of the current context, asked once."""
+    if not _MAX_TEXTURE:
+        _MAX_TEXTURE.append(int(GL.glGetIntegerv(GL.GL_MAX_TEXTURE_SIZE)))
+    return _MAX_TEXTURE[0]
 
 
 class ImageTexture:
@@ -59,10 +94,12 @@ class ImageTexture:
             GL.glTexParameteri(GL.GL_TEXTURE_2D, pname, value)
 
     def upload(self, key: object, rgba: U8Array) -> None:
-        """Replace the image (bound on the active unit) unless `key` is unchanged."""
+        """Replace the image (bound on the active unit) unless `key` is unchanged; an
+        image larger than GL textures can be is cropped to what fits."""
         if key == self.key:
             return
         self.key = key
+        rgba = rgba[: max_texture_size(), : max_texture_size()]
         h, w = rgba.shape[:2]
         self.size = (w, h)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)

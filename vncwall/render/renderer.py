@@ -66,6 +66,10 @@ class WallRenderer:
         self._exact = make_sampler("linear")  # for faces that are not shrunk (draw)
         self._face_samplers: list[int] = []
         self._largest: list[float] = []  # per face, last frame: its largest edge scale
+        # Faces that failed to upload, label or draw: (framebuffer, generation, reason).
+        # The face shows the reason until its session has a new framebuffer or size.
+        self._failures: dict[int, tuple[Framebuffer | None, int, str]] = {}
+        self.face_errors: list[str] = []  # per face, last frame: why it is not shown, or ""
         GL.glBindVertexArray(self.vao)
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.vbo)
         stride = 5 * 4
@@ -114,18 +118,34 @@ class WallRenderer:
         """Bring every face's texture up to date; returns the bytes uploaded."""
         total = 0
         for i, (tex, face) in enumerate(zip(self.textures, faces, strict=False)):
-            if face.framebuffer is None:
+            if face.framebuffer is None or self._failure(i, face.framebuffer):
                 continue
             # A face drawn at half size or less everywhere (judged from the last frame,
             # with a margin) never samples level 0: its upload waits until it is needed.
             small = i < len(self._largest) and self._largest[i] <= HALF_SIZE
             try:
                 total += tex.sync(face.framebuffer, skip_base=small)
-            except GLError as exc:  # one session's picture must not take the wall down
+            except Exception as exc:  # one session's picture must not take the wall down
                 tex.size = (0, 0)
-                tex.error = f"cannot show this desktop: {exc.description!r}"
-                log.warning("%s", tex.error)
+                self._fail(i, face.framebuffer, "uploading", exc)
         return total
+
+    def _failure(self, i: int, fb: Framebuffer | None) -> str:
+        """Why face i cannot be shown while it shows `fb` as it is now ("" if it can)."""
+        failed = self._failures.get(i)
+        if failed is None:
+            return ""
+        source, generation, reason = failed
+        if source is not fb or (fb is not None and fb.generation != generation):
+            del self._failures[i]  # a new connection or size: try again
+            return ""
+        return reason
+
+    def _fail(self, i: int, fb: Framebuffer | None, stage: str, exc: BaseException) -> None:
+        """Mark face i failed (logged once) until its framebuffer changes."""
+        reason = f"cannot show this desktop ({stage}: {one_line(exc)})"
+        self._failures[i] = (fb, fb.generation if fb is not None else 0, reason)
+        log.warning("face %d: %s", i, reason)
 
     def draw(
         self,
@@ -175,6 +195,7 @@ class WallRenderer:
             end = spans[-1][1] + spans[-1][2] if spans else 0
             GL.glDrawArrays(GL.GL_TRIANGLE_FAN, end, 4)
         shown = [self._face_state(i, faces[i], aspects[i]) for i in range(n)]
+        self.face_errors = [self._error(i, faces[i]) for i in range(n)]
         opaque = [sp for sp in spans if scene.alphas[sp[0]] >= 1.0]
         if scene.depth_safe and opaque and has_depth_buffer():
             # Opaque faces first, nearest first, writing depth; then the translucent ones
@@ -205,6 +226,14 @@ class WallRenderer:
 
     def _draw_span(self, i: int, first: int, count: int,
                    state: tuple[FaceView, Quad, Quad], opacity: float) -> None:
+        """Draw one piece of face i; a failure marks the face, the others go on."""
+        try:
+            self._draw_piece(i, first, count, state, opacity)
+        except Exception as exc:
+            self._fail(i, state[0].framebuffer, "drawing", exc)
+
+    def _draw_piece(self, i: int, first: int, count: int,
+                    state: tuple[FaceView, Quad, Quad], opacity: float) -> None:
         """Draw one piece of face i with its textures and uniforms."""
         face, label, cursor = state
         p = self.program
@@ -227,21 +256,36 @@ class WallRenderer:
         GL.glUniform4f(p.loc("cursor_rect"), *cursor)
         GL.glDrawArrays(GL.GL_TRIANGLE_FAN, first, count)
 
+    def _error(self, i: int, face: FaceView) -> str:
+        """Why face i's picture is not shown ("" when it is, or when it has none)."""
+        if face.framebuffer is None:
+            return ""
+        return self._failure(i, face.framebuffer) or self.textures[i].error
+
     def _face_state(self, i: int, face: FaceView, aspect: float) -> tuple[FaceView, Quad, Quad]:
-        """Face i as drawn this frame, its label's and cursor's uv rectangles (textures set)."""
-        tex = self.textures[i]
-        if tex.error and face.framebuffer is not None:
-            face = FaceView(None, [*face.label[:1], tex.error], False, dim=0.5)
+        """Face i as drawn this frame, its label's and cursor's uv rectangles (textures set).
+
+        A face whose picture failed shows its reason instead; one whose label or cursor
+        fails is marked failed too, and drawn without them."""
+        error = self._error(i, face)
+        if error:
+            face = FaceView(None, [*face.label[:1], error], False, dim=0.5)
         label: Quad = (-1.0, -1.0, -1.0, -1.0)
-        if self.show_labels and face.label:
-            self.labels[i].set(face.label)
-            label = label_rect(self.labels[i].size, aspect, centred=not face.live)
-        return face, label, self._cursor(i, face)
+        cursor: Quad = (-2.0, -2.0, -2.0, -2.0)
+        try:
+            if self.show_labels and face.label:
+                self.labels[i].set(face.label)
+                label = label_rect(self.labels[i].size, aspect, centred=not face.live)
+            cursor = self._cursor(i, face)
+        except Exception as exc:
+            self.labels[i].key = None
+            self._fail(i, face.framebuffer, "labelling", exc)
+        return face, label, cursor
 
     def _cursor(self, i: int, face: FaceView) -> tuple[float, float, float, float]:
         """Bind face i's cursor image on unit 2; its placement in uv (off-face if none)."""
         c, fb = face.cursor, face.framebuffer
-        if c is None or fb is None or fb.width == 0 or c.rgba.size == 0:
+        if c is None or fb is None or fb.width == 0 or fb.height == 0 or c.rgba.size == 0:
             return (-2.0, -2.0, -2.0, -2.0)
         GL.glActiveTexture(GL.GL_TEXTURE2)
         self.cursors[i].upload(c.serial, c.rgba)
@@ -250,6 +294,19 @@ class WallRenderer:
         x0 = (c.pos[0] - c.hot[0]) / fb.width
         y0 = (c.pos[1] - c.hot[1]) / fb.height
         return (x0, y0, x0 + cw / fb.width, y0 + ch / fb.height)
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one short line: a GL error's description, not its arguments
+    (PyOpenGL's text carries whole arrays)."""
+    if isinstance(exc, GLError):
+        raw = exc.description
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
+        text = f"GL error 0x{int(exc.err or 0):x}" + (f": {text}" if text else "")
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 NOT_SHRUNK = 0.98  # screen pixels per texel (by area) from which a face is drawn unfiltered

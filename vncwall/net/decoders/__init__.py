@@ -7,7 +7,7 @@ from .copyrect import CopyRectDecoder
 from .hextile import HextileDecoder
 from .raw import RawDecoder
 from .rre import CoRREDecoder, RREDecoder
-from .tight import TightDecoder
+from .tight import TightDecoder, TightPNGDecoder
 from .trle import TRLEDecoder
 from .zlib import ZlibDecoder
 from .zrle import ZRLEDecoder
@@ -20,6 +20,7 @@ DECODER_CLASSES: tuple[type[Decoder], ...] = (
     HextileDecoder,
     ZlibDecoder,
     TightDecoder,
+    TightPNGDecoder,
     TRLEDecoder,
     ZRLEDecoder,
 )

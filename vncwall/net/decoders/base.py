@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from ..constants import Encoding
 from ..framebuffer import Framebuffer, Rect
 from ..pixelformat import PixelData, PixelFormat, U8Array
 from ..stream import Reader
+
+if TYPE_CHECKING:
+    from ..budget import WorkBudget
 
 
 @dataclass
@@ -20,6 +23,7 @@ class DecodeContext:
     fb: Framebuffer
     pf: PixelFormat
     colour_map: U8Array | None = None
+    budget: WorkBudget | None = None  # charged for work beyond the rectangle's own area
     # accel.prepare's answer for this context (pixel format and colour map are fixed).
     accel_cache: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -40,6 +44,12 @@ class DecodeContext:
     def cpixels(self, data: PixelData, count: int) -> U8Array:
         """`count` compact pixels as (count, 4) RGBX."""
         return self.pf.compact_to_rgbx(data, count, self.colour_map)
+
+    def charge(self, pixels: int, what: str) -> None:
+        """Pay for `pixels` writes the client could not see coming (overlapping
+        subrectangles); ProtocolError when the connection's work budget is spent."""
+        if self.budget is not None:
+            self.budget.charge(pixels, what)
 
     def pixel(self, data: bytes) -> U8Array:
         """One wire pixel as an RGBX colour of shape (4,)."""

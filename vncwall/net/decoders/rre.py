@@ -127,6 +127,14 @@ def _paint_vectorised(
     return True
 
 
+def _subrect_area(data: bytes | memoryview, n: int, bpp: int, coord: int) -> int:
+    """The pixels n packed subrectangles (pixel, then x, y, w, h) cover, overlaps counted."""
+    kind = ">u2" if coord == 2 else "u1"
+    record = np.dtype([("pixel", np.uint8, (bpp,)), ("geom", kind, (4,))])
+    geom = np.frombuffer(data, dtype=record, count=n)["geom"]
+    return int(np.dot(geom[:, 2].astype(np.int64), geom[:, 3].astype(np.int64)))
+
+
 class RREDecoder(Decoder):
     """u32 count, background pixel, then count * (pixel, u16 x, y, w, h)."""
 
@@ -158,6 +166,7 @@ class RREDecoder(Decoder):
             recs = np.frombuffer(data, dtype=record, count=n)
             geom = recs["geom"].astype(np.int64)
             xs, ys, ws, hs = geom[:, 0], geom[:, 1], geom[:, 2], geom[:, 3]
+            ctx.charge(int((ws * hs).sum()), f"{self.NAME} subrectangles")
             bad = (xs + ws > rect.w) | (ys + hs > rect.h)
             if bad.any():
                 i = int(np.argmax(bad))
@@ -189,6 +198,8 @@ class RREDecoder(Decoder):
             while True:
                 n = min(_BATCH, count - done)
                 data = (yield from read_view(n * size)) if n else b""
+                if n:
+                    ctx.charge(_subrect_area(data, n, ctx.bpp, coord), f"{self.NAME} subrectangles")
                 try:
                     acc.rre(
                         data, fb.pixels, rect.x, rect.y, rect.w, rect.h,

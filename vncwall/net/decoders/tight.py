@@ -1,4 +1,5 @@
-"""Tight encoding (7): fill, JPEG, zlib with copy/palette/gradient (rfbproto 'Tight Encoding')."""
+"""Tight encoding (7): fill, JPEG, zlib with copy/palette/gradient (rfbproto 'Tight Encoding'),
+and TightPNG (-260), which adds PNG rectangles."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ NUM_STREAMS = 4
 # compression-control, high nibble
 _FILL = 0x8
 _JPEG = 0x9
+_PNG = 0xA  # TightPNG only
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # filter-id
 _FILTER_COPY = 0
@@ -117,6 +120,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk, or None when it does not start with one."""
+    if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def _gradient(diff: IntArray, maxes: tuple[int, ...]) -> IntArray:
     """Undo the gradient filter: (h, w, c) differences to (h, w, c) channel values.
 
@@ -162,6 +172,7 @@ def _gradient(diff: IntArray, maxes: tuple[int, ...]) -> IntArray:
 
 class TightDecoder(Decoder):
     ENCODING = Encoding.TIGHT
+    LAST_KIND = _JPEG  # the highest compression-control kind this encoding has
 
     def __init__(self) -> None:
         self._streams: list[zlib._Decompress] = [zlib.decompressobj() for _ in range(NUM_STREAMS)]
@@ -180,12 +191,14 @@ class TightDecoder(Decoder):
         if kind == _FILL:
             yield from self._fill(rect, ctx)
             return
-        if kind > _JPEG:
+        if kind > self.LAST_KIND:
             raise ProtocolError(f"tight: invalid compression control 0x{ctl:02x}")
         if rect.w > MAX_WIDTH:
             raise ProtocolError(f"tight: rectangle width {rect.w} exceeds {MAX_WIDTH}")
         if kind == _JPEG:
-            yield from self._jpeg(rect, ctx)
+            yield from self._image(rect, ctx, "JPEG")
+        elif kind == _PNG:
+            yield from self._image(rect, ctx, "PNG")
         else:
             yield from self._basic(rect, ctx, kind)
 
@@ -277,33 +290,34 @@ class TightDecoder(Decoder):
         if rect.area:
             ctx.fb.fill(rect.x, rect.y, rect.w, rect.h, _tpixel_colour(ctx, data))
 
-    def _jpeg(self, rect: Rect, ctx: DecodeContext) -> Reader[None]:
+    def _image(self, rect: Rect, ctx: DecodeContext, kind: str) -> Reader[None]:
+        """A JPEG or PNG rectangle: compact length, then the image file."""
         if ctx.pf.bits_per_pixel not in (16, 32):
             raise ProtocolError(
-                f"tight: JPEG rectangle with {ctx.pf.bits_per_pixel} bits per pixel"
+                f"tight: {kind} rectangle with {ctx.pf.bits_per_pixel} bits per pixel"
             )
-        # The compact length itself bounds a JPEG to 4 MiB; no tighter cap is sound
+        # The compact length itself bounds an image to 4 MiB; no tighter cap is sound
         # since tiny high-quality images can be larger than their raw pixels.
         length = yield from self._compact_length()
         data = (yield length) if length else b""
         if rect.area == 0:
             return
-        size = _jpeg_size(data)
+        size = _jpeg_size(data) if kind == "JPEG" else _png_size(data)
         if size is None:
-            raise ProtocolError("tight: bad JPEG data: no frame header")
+            raise ProtocolError(f"tight: bad {kind} data: no frame header")
         # Checked before decoding so a forged header cannot make us allocate a huge image.
         if size != (rect.w, rect.h):
             raise ProtocolError(
-                f"tight: JPEG is {size[0]}x{size[1]}, rectangle is {rect.w}x{rect.h}"
+                f"tight: {kind} is {size[0]}x{size[1]}, rectangle is {rect.w}x{rect.h}"
             )
         try:
-            surf = pygame.image.load(io.BytesIO(data), "x.jpg")
+            surf = pygame.image.load(io.BytesIO(data), "x.jpg" if kind == "JPEG" else "x.png")
             rgb = pygame.image.tobytes(surf, "RGB")
         except pygame.error as exc:
-            raise ProtocolError(f"tight: bad JPEG data: {exc}") from exc
+            raise ProtocolError(f"tight: bad {kind} data: {exc}") from exc
         if surf.get_size() != (rect.w, rect.h) or len(rgb) != rect.area * 3:
             raise ProtocolError(
-                f"tight: JPEG decoded to {surf.get_width()}x{surf.get_height()}, "
+                f"tight: {kind} decoded to {surf.get_width()}x{surf.get_height()}, "
                 f"rectangle is {rect.w}x{rect.h}"
             )
         self._paint_copy(rect, ctx, rgb, rgb=True)
@@ -467,3 +481,12 @@ class TightDecoder(Decoder):
         if extra:
             raise ProtocolError(f"tight: trailing zlib data on stream {stream}")
         return data
+
+
+class TightPNGDecoder(TightDecoder):
+    """TightPNG (-260): Tight whose rectangles may also be PNG images (control 0xA).
+
+    We never ask for it, but some servers (VMware ESXi) send it anyway."""
+
+    ENCODING = Encoding.TIGHT_PNG
+    LAST_KIND = _PNG

@@ -1,0 +1,103 @@
+"""The work budget: how many pixel writes a server's updates may cost us for their bytes.
+
+Most RFB messages cost work in proportion to their size, but a few do not: a 16-byte
+CopyRect, a 20-byte RRE fill and a 12-byte DesktopSize each touch a whole screen, and
+RRE subrectangles may overlap without end. A hostile server can chain tens of
+thousands of those into one update and keep a core busy for minutes with a few
+hundred kilobytes. The budget makes the work earn its keep:
+
+- every byte received earns `PER_BYTE` pixel writes (legitimate encodings write far
+  fewer pixels per byte than that once what they paint overlaps);
+- every update we asked for earns `PER_UPDATE` whole framebuffers (a legitimate
+  update paints each pixel about once: the encoders of TigerVNC, x11vnc, TightVNC and
+  QEMU send rectangles that do not overlap). Updates nobody asked for earn nothing
+  but their bytes; while updates are continuous, at most `CONTINUOUS_HZ` a second
+  earn the allowance (no display shows more screens than that);
+- unspent earnings are kept up to `RESERVE` framebuffers, so a burst is fine and a
+  long quiet spell does not bank credit for a later flood.
+
+Each rectangle (and each batch of RRE subrectangles, each resize, each cursor image)
+is charged before it is painted; one that would overdraw the balance ends the session
+with a ProtocolError saying how much work for how many bytes. The figures were chosen
+from the real recordings and servers in the tests (see `tools/budget_margin.py`): the
+lowest balance any of them reached stays above 60% of the reserve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .errors import ProtocolError
+
+PER_BYTE = 64  # pixel writes earned per byte received
+PER_UPDATE = 2  # framebuffers earned per FramebufferUpdate asked for
+CONTINUOUS_HZ = 60.0  # continuous updates that earn PER_UPDATE, per second at most
+RESERVE = 4  # framebuffers of credit kept at most
+MIN_FRAME = 1 << 20  # a framebuffer counts as at least this many pixels (cursors, tiny desktops)
+
+
+class WorkBudget:
+    """Pixel writes earned by bytes and updates, spent by painting (one per connection)."""
+
+    def __init__(self, consumed: Callable[[], int]) -> None:
+        self._consumed = consumed  # bytes the parser has taken so far
+        self._seen = 0  # of those, already credited
+        self._frame = MIN_FRAME
+        self.balance = RESERVE * MIN_FRAME
+        self.lowest = self.balance / self._cap  # the lowest balance so far, in reserves
+        self.spent = 0  # pixel writes charged so far
+        self._update_spent = 0
+        self._update_start = 0
+        self._next_free = float("-inf")  # when an update may next earn its allowance
+
+    @property
+    def _cap(self) -> int:
+        return RESERVE * self._frame
+
+    def frame(self, width: int, height: int, fill: bool = False) -> None:
+        """The framebuffer's size (ServerInit, resizes): what one framebuffer is worth.
+        `fill` (at ServerInit): start with the whole reserve, once per connection."""
+        self._frame = max(MIN_FRAME, width * height)
+        if fill:
+            self.balance = self._cap
+
+    def update_begun(self, asked: bool, now: float) -> None:
+        """A FramebufferUpdate header arrived at `now`: credit its allowance when it
+        was asked for (a request of ours, or continuous updates, paced)."""
+        self._earn()
+        if asked and now >= self._next_free:
+            self.balance = min(self._cap, self.balance + PER_UPDATE * self._frame)
+            self._next_free = now + 1.0 / CONTINUOUS_HZ
+        self._update_spent = 0
+        self._update_start = self._consumed()
+
+    def pay(self, pixels: int) -> bool:
+        """Spend `pixels` writes; False when the balance cannot pay (then raise `error`)."""
+        self._earn()
+        self.balance -= pixels
+        self.spent += pixels
+        self._update_spent += pixels
+        if self.balance < 0:
+            return False
+        self.lowest = min(self.lowest, self.balance / self._cap)
+        return True
+
+    def error(self, what: str) -> ProtocolError:
+        """The one-line reason for a payment that failed at `what`."""
+        got = self._consumed() - self._update_start
+        return ProtocolError(
+            f"update costs far more than its bytes: {self._update_spent:,} pixel writes "
+            f"for {got:,} bytes (at {what}); budget {PER_BYTE} per byte plus "
+            f"{PER_UPDATE} screens per update"
+        )
+
+    def charge(self, pixels: int, what: str) -> None:
+        """`pay`, raising ProtocolError when the balance cannot."""
+        if not self.pay(pixels):
+            raise self.error(what)
+
+    def _earn(self) -> None:
+        now = self._consumed()
+        if now > self._seen:
+            self.balance = min(self._cap, self.balance + PER_BYTE * (now - self._seen))
+            self._seen = now
