@@ -494,7 +494,8 @@ def _cases() -> dict[str, Case]:
             5, "costs far more than its bytes", timeout=8.0),
         # unasked pseudo-encodings that real servers send: handled, not fatal
         "qemu-pointer-type-change": Case(
-            [h, update(rect(0, 0, 0, 0, Encoding.QEMU_POINTER_MOTION_CHANGE), raw_rect(0, 0, 64, 48))],
+            [h, update(rect(0, 0, 0, 0, Encoding.QEMU_POINTER_MOTION_CHANGE),
+                       raw_rect(0, 0, 64, 48))],
             0, "captured 64x48"),
         "tight-png": Case(
             [handshake(8, 8), update(rect(0, 0, 8, 8, Encoding.TIGHT_PNG, b"\xa0"

@@ -91,6 +91,7 @@ class Session:
         self._lock = threading.Lock()
         self._status = Status(State.CONNECTING)
         self._framebuffer: Framebuffer | None = None
+        self._painted: Framebuffer | None = None  # once an update on it has finished
         self._stop = threading.Event()
         self._inputs: deque[Callable[[RFBClient], None]] = deque()
         self._conn: Connection | None = None
@@ -159,6 +160,13 @@ class Session:
     def framebuffer(self) -> Framebuffer | None:
         """The current connection's framebuffer (replaced on reconnect)."""
         return self._framebuffer
+
+    @property
+    def painted(self) -> Framebuffer | None:
+        """The current framebuffer once at least one update on it has been decoded whole
+        (None before): what the wall draws, so a server that never finishes an update
+        costs no texture."""
+        return self._painted
 
     def submit(self, action: Callable[[RFBClient], None]) -> None:
         """Queue an action to run on the worker with the live client (input, requests)."""
@@ -304,6 +312,8 @@ class Session:
             self._set(state=State.AUTHENTICATING)
         elif isinstance(event, ev.Connected | ev.Resized):
             self._framebuffer = client.framebuffer
+            if isinstance(event, ev.Connected):
+                self._painted = None
             self._coverage = Coverage(event.width, event.height)
             if isinstance(event, ev.Connected):
                 self._set(reason="")
@@ -315,6 +325,7 @@ class Session:
                 self._set(state=State.LIVE, desktop_name=event.name, security=weak)
                 client.request_update(incremental=False)
         elif isinstance(event, ev.UpdateEnd):
+            self._painted = self._framebuffer
             status = self.status()
             complete = status.first_frame
             if not complete and self._coverage is not None:

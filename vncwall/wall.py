@@ -400,7 +400,7 @@ class Wall:
         views = []
         for s in self.sessions:
             st = s.status()
-            fb = s.framebuffer if st.state is State.LIVE or st.first_frame else None
+            fb = s.painted if st.state is State.LIVE or st.first_frame else None
             live = st.state is State.LIVE and st.first_frame
             line = st.line(now)
             if fb is not None and (fb.width == 0 or fb.height == 0):
