@@ -133,3 +133,49 @@ def test_wall_survives_hostile_servers(tmp_path: Path) -> None:
         assert all("\n" not in r and len(r) < 600 and "internal error" not in r
                    for r in reasons), reasons
     assert "live" in seen["tight-png"] and "live" in seen["empty-desktop"], seen
+
+
+def test_long_text_fits_a_texture() -> None:
+    """A 5,000-character reason becomes one line cut to the widest texture any GL holds."""
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from vncwall.render.labels import MAX_TEXT_WIDTH, render_text
+
+    image = render_text(["name", "x" * 5000, "a\nb\tc"])
+    assert image.shape[1] <= MAX_TEXT_WIDTH and image.shape[0] < 200, image.shape
+
+
+def test_a_failing_face_leaves_the_others(open_wall: Any) -> None:
+    """An exception while one face uploads (here a GL error carrying an array, as
+    PyOpenGL raises them) marks that face with a one-line reason; the other face keeps
+    uploading, and the session's status says why its picture is not shown."""
+    import numpy as np
+    from OpenGL.error import GLError
+
+    from tests.servers import solid_servers
+    from tests.wallkit import render
+
+    with solid_servers(["#c02020", "#20c020"]) as servers, \
+            open_wall(servers, labels=True) as wall:
+        render(wall, (320, 200), time.monotonic())
+        assert wall.renderer is not None
+        tex0, tex1 = wall.renderer.textures[:2]
+
+        def broken(*args: object, **kwargs: object) -> int:
+            raise GLError(err=0x505, result=np.zeros((64, 64)), description=b"out of memory")
+
+        tex0.sync = broken  # type: ignore[method-assign]
+        for s in wall.sessions:  # a change on both desktops: a new picture to upload
+            fb = s.framebuffer
+            assert fb is not None
+            fb.fill(0, 0, 8, 8, np.array([1, 2, 3, 0], dtype=np.uint8))
+            fb.end_update()  # as the session's thread does: the mipmap levels too
+        before = tex1.bytes_uploaded
+        for _ in range(3):
+            wall.frame((320, 200), time.monotonic())
+        assert tex1.bytes_uploaded > before
+        st0, st1 = (s.status() for s in wall.sessions[:2])
+        assert st0.display_error.startswith("cannot show this desktop (uploading: GL error 0x505")
+        assert "\n" not in st0.display_error and len(st0.display_error) < 300
+        assert "live, not shown" in st0.line() and not st1.display_error

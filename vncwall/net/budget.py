@@ -11,8 +11,8 @@ hundred kilobytes. The budget makes the work earn its keep:
 - every update we asked for earns `PER_UPDATE` whole framebuffers (a legitimate
   update paints each pixel about once: the encoders of TigerVNC, x11vnc, TightVNC and
   QEMU send rectangles that do not overlap). Updates nobody asked for earn nothing
-  but their bytes; while updates are continuous, at most `CONTINUOUS_HZ` a second
-  earn the allowance (no display shows more screens than that);
+  but their bytes, and at most `CONTINUOUS_HZ` updates a second earn the allowance,
+  requested or continuous (no display shows more screens than that);
 - unspent earnings are kept up to `RESERVE` framebuffers, so a burst is fine and a
   long quiet spell does not bank credit for a later flood.
 
