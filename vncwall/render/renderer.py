@@ -144,8 +144,10 @@ class WallRenderer:
     def _fail(self, i: int, fb: Framebuffer | None, stage: str, exc: BaseException) -> None:
         """Mark face i failed (logged once) until its framebuffer changes."""
         reason = f"cannot show this desktop ({stage}: {one_line(exc)})"
-        self._failures[i] = (fb, fb.generation if fb is not None else 0, reason)
-        log.warning("face %d: %s", i, reason)
+        entry = (fb, fb.generation if fb is not None else 0, reason)
+        if self._failures.get(i) != entry:
+            log.warning("face %d: %s", i, reason)
+        self._failures[i] = entry
 
     def draw(
         self,
