@@ -99,6 +99,7 @@ class SpecServer:
     password: str = "correct horse"
     rsa_bits: int = 2048  # server RSA key size (RSA-AES)
     declared_bits: int | None = None  # lie about the key size on the wire
+    exponent: int | None = None  # RSA-AES: send this public exponent instead of the key's
     subtype: int = 1  # RSA-AES: 1 username + password, 2 password only
     tamper: bool = False  # RSA-AES: alter the server's hash message in transit
     dh_key_bytes: int = 128
@@ -128,8 +129,8 @@ class SpecServer:
         nums = self.rsa_key.public_key().public_numbers()
         bits = self.declared_bits or self.rsa_bits
         size = (bits + 7) // 8
-        return struct.pack(">I", bits) + nums.n.to_bytes(size, "big") + nums.e.to_bytes(size,
-                                                                                       "big")
+        e = nums.e if self.exponent is None else self.exponent
+        return struct.pack(">I", bits) + nums.n.to_bytes(size, "big") + e.to_bytes(size, "big")
 
     def close(self) -> None:
         self._stop = True

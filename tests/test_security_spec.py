@@ -134,6 +134,8 @@ def test_dh_right_and_wrong_password(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("kwargs", "pattern"), [
     ({"dh_key_bytes": 64}, "DH modulus of 512 bits is outside 1024..4096"),
     ({"dh_key_bytes": 2048}, "DH modulus of 16384 bits is outside"),
+    # 8192 bits froze every face for seconds per attempt (two pow() calls under the GIL)
+    ({"dh_key_bytes": 1024}, "DH modulus of 8192 bits is outside 1024..4096"),
     ({"dh_generator": 1}, "DH generator 1 is out of range"),
 ])
 def test_dh_bad_parameters(tmp_path: Path, kwargs: dict[str, int], pattern: str) -> None:
@@ -142,6 +144,14 @@ def test_dh_bad_parameters(tmp_path: Path, kwargs: dict[str, int], pattern: str)
 
 
 # --- RSA-AES (5, 6, 129, 130) --------------------------------------------------------------
+def test_rsa_aes_huge_public_exponent(tmp_path: Path) -> None:
+    """A trusted key whose exponent OpenSSL would refuse: a protocol error (5), not an
+    internal one."""
+    with spec_server(129, exponent=(1 << 100) + 1) as server:
+        assert_fails(capture(server, tmp_path, "--username", USER, "--pin", pin(server)), 5,
+                     "public exponent has 101 bits")
+
+
 @pytest.mark.parametrize("security", [5, 6, 129, 130])
 def test_rsa_aes_types(tmp_path: Path, security: int) -> None:
     with spec_server(security) as server:
