@@ -304,8 +304,8 @@ _BIG_COPY = rect(0, 0, BIG, BIG, Encoding.COPYRECT, struct.pack(">HH", 0, 0))
 _BIG_FILL = rect(0, 0, BIG, BIG, Encoding.RRE, struct.pack(">I", 0) + bytes(4))
 _FLIPS = (rect(0, 0, BIG, BIG, Encoding.DESKTOP_SIZE)
           + rect(0, 0, BIG, BIG - 1, Encoding.DESKTOP_SIZE))
-_OVERLAPS = rect(0, 0, BIG, BIG, Encoding.RRE, struct.pack(">I", 60000) + bytes(4)
-                 + (bytes(4) + struct.pack(">HHHH", 0, 0, BIG, BIG)) * 60000)
+_OVERLAPS = rect(0, 0, BIG, BIG, Encoding.RRE, struct.pack(">I", 6000) + bytes(4)
+                 + (bytes(4) + struct.pack(">HHHH", 0, 0, BIG, BIG)) * 6000)
 PNG_PIXELS = bytes(range(48)) * (8 * 8 * 3 // 48)  # an 8x8 RGB picture
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -35,14 +36,14 @@ def _events(client: RFBClient) -> list[ev.Event]:
 
 
 def test_bytes_and_asked_updates_earn_credit() -> None:
-    consumed = [0]
-    budget = WorkBudget(lambda: consumed[0])
+    stream = SimpleNamespace(consumed=0)
+    budget = WorkBudget(stream)
     budget.frame(1000, 1000, fill=True)  # 1,000,000 pixels: under MIN_FRAME
     assert budget.balance == RESERVE * MIN_FRAME
     assert budget.pay(RESERVE * MIN_FRAME)  # the whole reserve, to the last pixel
     assert not budget.pay(1)
     budget.balance = 0
-    consumed[0] = 100  # 100 bytes arrive: 100 * PER_BYTE
+    stream.consumed = 100  # 100 bytes arrive: 100 * PER_BYTE
     assert budget.pay(100 * PER_BYTE) and not budget.pay(1)
     budget.balance = 0
     budget.update_begun(asked=False, now=0.0)  # nobody asked: nothing
@@ -51,7 +52,7 @@ def test_bytes_and_asked_updates_earn_credit() -> None:
     assert budget.balance == PER_UPDATE * MIN_FRAME
     budget.update_begun(asked=True, now=1.001)  # faster than CONTINUOUS_HZ: not again
     assert budget.balance == PER_UPDATE * MIN_FRAME
-    consumed[0] = 10**9  # never more than the reserve
+    stream.consumed = 10**9  # never more than the reserve
     budget.update_begun(asked=True, now=2.0)
     assert budget.balance == RESERVE * MIN_FRAME
 

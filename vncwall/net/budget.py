@@ -25,9 +25,15 @@ lowest balance any of them reached stays above 60% of the reserve.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 from .errors import ProtocolError
+
+
+class Counted(Protocol):
+    """What the budget reads the bytes received from (the client's ByteFeeder)."""
+
+    consumed: int
 
 PER_BYTE = 64  # pixel writes earned per byte received
 PER_UPDATE = 2  # framebuffers earned per FramebufferUpdate asked for
@@ -39,8 +45,8 @@ MIN_FRAME = 1 << 20  # a framebuffer counts as at least this many pixels (cursor
 class WorkBudget:
     """Pixel writes earned by bytes and updates, spent by painting (one per connection)."""
 
-    def __init__(self, consumed: Callable[[], int]) -> None:
-        self._consumed = consumed  # bytes the parser has taken so far
+    def __init__(self, stream: Counted) -> None:
+        self._stream = stream  # its `consumed`: bytes the parser has taken so far
         self._seen = 0  # of those, already credited
         self._frame = MIN_FRAME
         self.balance = RESERVE * MIN_FRAME
@@ -69,7 +75,7 @@ class WorkBudget:
             self.balance = min(self._cap, self.balance + PER_UPDATE * self._frame)
             self._next_free = now + 1.0 / CONTINUOUS_HZ
         self._update_spent = 0
-        self._update_start = self._consumed()
+        self._update_start = self._stream.consumed
 
     def pay(self, pixels: int) -> bool:
         """Spend `pixels` writes; False when the balance cannot pay (then raise `error`)."""
@@ -84,7 +90,7 @@ class WorkBudget:
 
     def error(self, what: str) -> ProtocolError:
         """The one-line reason for a payment that failed at `what`."""
-        got = self._consumed() - self._update_start
+        got = self._stream.consumed - self._update_start
         return ProtocolError(
             f"update costs far more than its bytes: {self._update_spent:,} pixel writes "
             f"for {got:,} bytes (at {what}); budget {PER_BYTE} per byte plus "
@@ -97,7 +103,7 @@ class WorkBudget:
             raise self.error(what)
 
     def _earn(self) -> None:
-        now = self._consumed()
-        if now > self._seen:
+        now = self._stream.consumed
+        if now != self._seen:
             self.balance = min(self._cap, self.balance + PER_BYTE * (now - self._seen))
             self._seen = now

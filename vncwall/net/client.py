@@ -172,8 +172,8 @@ class RFBClient:
         # `deadline` always (a capture's --timeout), `handshake_deadline` until connected.
         self.deadline: float | None = None
         self.handshake_deadline: float | None = None
-        self.budget = WorkBudget(lambda: self._feeder.consumed)
         self._feeder = ByteFeeder(self._conversation())
+        self.budget = WorkBudget(self._feeder)
 
     # --- I/O surface -------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -449,6 +449,7 @@ class RFBClient:
             raise ProtocolError(f"desktop name of {name_len} bytes is too long")
         self.name = server_text((yield name_len))
         self.budget.frame(w, h, fill=True)
+        self.handshake_deadline = None  # met
         self.framebuffer = Framebuffer(w, h, self.options.max_pixels)
         return w, h, server_pf
 
@@ -500,7 +501,8 @@ class RFBClient:
         while count == 0xFFFF or i < count:
             i += 1
             x, y, w, h, enc = struct.unpack(">HHHHi", (yield 12))
-            self._check_deadlines(self.clock())
+            if self.deadline is not None:
+                self._check_deadlines(self.clock())
             if enc == Encoding.LAST_RECT:
                 break
             if i > MAX_RECTS:
@@ -510,7 +512,7 @@ class RFBClient:
                 fb = self._require_fb()
                 ctx.fb = fb
                 fb.check(x, y, w, h)
-                if not self.budget.pay(w * h):
+                if w and h and not self.budget.pay(w * h):
                     raise self.budget.error(f"a {w}x{h} {encoding_name(enc)} rectangle")
                 rect = Rect(x, y, w, h)
                 yield from decoder.decode(rect, ctx)
