@@ -49,50 +49,54 @@ class WorkBudget:
         self._stream = stream  # its `consumed`: bytes the parser has taken so far
         self._seen = 0  # of those, already credited
         self._frame = MIN_FRAME
-        self.balance = RESERVE * MIN_FRAME
-        self.lowest = self.balance / self._cap  # the lowest balance so far, in reserves
+        self._cap = RESERVE * MIN_FRAME
+        self.balance = self._cap
+        self._low = self.balance  # the lowest balance so far ...
+        self.lowest = 1.0  # ... as a fraction of the reserve then
         self.spent = 0  # pixel writes charged so far
-        self._update_spent = 0
-        self._update_start = 0
+        self._update_start = (0, 0)  # (spent, bytes) when the current update began
         self._next_free = float("-inf")  # when an update may next earn its allowance
-
-    @property
-    def _cap(self) -> int:
-        return RESERVE * self._frame
 
     def frame(self, width: int, height: int, fill: bool = False) -> None:
         """The framebuffer's size (ServerInit, resizes): what one framebuffer is worth.
         `fill` (at ServerInit): start with the whole reserve, once per connection."""
         self._frame = max(MIN_FRAME, width * height)
+        self._cap = RESERVE * self._frame
         if fill:
             self.balance = self._cap
 
     def update_begun(self, asked: bool, now: float) -> None:
         """A FramebufferUpdate header arrived at `now`: credit its allowance when it
         was asked for (a request of ours, or continuous updates, paced)."""
-        self._earn()
+        self.pay(0)  # credit the bytes so far
         if asked and now >= self._next_free:
             self.balance = min(self._cap, self.balance + PER_UPDATE * self._frame)
             self._next_free = now + 1.0 / CONTINUOUS_HZ
-        self._update_spent = 0
-        self._update_start = self._stream.consumed
+        self._update_start = (self.spent, self._stream.consumed)
 
     def pay(self, pixels: int) -> bool:
         """Spend `pixels` writes; False when the balance cannot pay (then raise `error`)."""
-        self._earn()
-        self.balance -= pixels
+        balance = self.balance
+        now = self._stream.consumed
+        if now != self._seen:
+            balance += PER_BYTE * (now - self._seen)
+            if balance > self._cap:
+                balance = self._cap
+            self._seen = now
+        balance -= pixels
+        self.balance = balance
         self.spent += pixels
-        self._update_spent += pixels
-        if self.balance < 0:
-            return False
-        self.lowest = min(self.lowest, self.balance / self._cap)
-        return True
+        if balance < self._low:
+            self._low = balance
+            self.lowest = balance / self._cap
+        return balance >= 0
 
     def error(self, what: str) -> ProtocolError:
         """The one-line reason for a payment that failed at `what`."""
-        got = self._stream.consumed - self._update_start
+        spent = self.spent - self._update_start[0]
+        got = self._stream.consumed - self._update_start[1]
         return ProtocolError(
-            f"update costs far more than its bytes: {self._update_spent:,} pixel writes "
+            f"update costs far more than its bytes: {spent:,} pixel writes "
             f"for {got:,} bytes (at {what}); budget {PER_BYTE} per byte plus "
             f"{PER_UPDATE} screens per update"
         )
@@ -101,9 +105,3 @@ class WorkBudget:
         """`pay`, raising ProtocolError when the balance cannot."""
         if not self.pay(pixels):
             raise self.error(what)
-
-    def _earn(self) -> None:
-        now = self._stream.consumed
-        if now != self._seen:
-            self.balance = min(self._cap, self.balance + PER_BYTE * (now - self._seen))
-            self._seen = now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -127,10 +127,20 @@ def _paint_vectorised(
     return True
 
 
-def _subrect_area(data: bytes | memoryview, n: int, bpp: int, coord: int) -> int:
-    """The pixels n packed subrectangles (pixel, then x, y, w, h) cover, overlaps counted."""
-    kind = ">u2" if coord == 2 else "u1"
-    record = np.dtype([("pixel", np.uint8, (bpp,)), ("geom", kind, (4,))])
+_SMALL_WORK = 1 << 16  # below this many pixels, subrectangles are charged their upper bound
+_RECORDS: dict[tuple[int, int], np.dtype[Any]] = {}
+
+
+def _subrect_area(data: bytes | memoryview, n: int, bpp: int, coord: int, area: int) -> int:
+    """The pixels n packed subrectangles (pixel, then x, y, w, h) of a rectangle of
+    `area` pixels cover, overlaps counted; for small work just n * area, its bound."""
+    if n * area <= _SMALL_WORK:
+        return n * area
+    record = _RECORDS.get((bpp, coord))
+    if record is None:
+        kind = ">u2" if coord == 2 else "u1"
+        record = _RECORDS[(bpp, coord)] = np.dtype([("pixel", np.uint8, (bpp,)),
+                                                    ("geom", kind, (4,))])
     geom = np.frombuffer(data, dtype=record, count=n)["geom"]
     return int(np.dot(geom[:, 2].astype(np.int64), geom[:, 3].astype(np.int64)))
 
@@ -199,7 +209,10 @@ class RREDecoder(Decoder):
                 n = min(_BATCH, count - done)
                 data = (yield from read_view(n * size)) if n else b""
                 if n:
-                    ctx.charge(_subrect_area(data, n, ctx.bpp, coord), f"{self.NAME} subrectangles")
+                    budget = ctx.budget
+                    if budget is not None and not budget.pay(
+                            _subrect_area(data, n, ctx.bpp, coord, rect.area)):
+                        raise budget.error(f"{self.NAME} subrectangles")
                 try:
                     acc.rre(
                         data, fb.pixels, rect.x, rect.y, rect.w, rect.h,
